@@ -1,0 +1,1 @@
+"""The pure core: normalized events, instruments, rings, the store and the estimator. No Textual, no plotext."""
