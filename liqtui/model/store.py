@@ -1,0 +1,364 @@
+"""`MarketStore`: what liqtui knows per instrument (rings, last values, counters) and per feed connection.
+
+Feeds parse frames into an `EventBatch` and hand the whole batch to `MarketStore.apply` every few hundred
+frames: each symbol's row list becomes one numpy array, goes into its ring in at most two slice assignments,
+and the counters move by a numpy reduction or two per stream. Views read the rings on a timer and compare
+`version` to skip work when nothing changed. Feeds and the UI share one asyncio loop, so nothing here is
+locked.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from liqtui.feeds.base import FrameKind
+from liqtui.model.events import (
+    EventBatch,
+    LiquidationRow,
+    MarkRow,
+    OpenInterestRow,
+    TradeRow,
+    liquidations_array,
+    marks_array,
+    open_interest_array,
+    trades_array,
+)
+from liqtui.model.ring import RingBuffer
+from liqtui.model.types import (
+    LIQUIDATION_DTYPE,
+    MARK_DTYPE,
+    OPEN_INTEREST_DTYPE,
+    TRADE_DTYPE,
+    Exchange,
+    Side,
+    instrument_key,
+)
+
+DEFAULT_TRADE_CAPACITY = 200_000
+"""Trades kept per instrument (about 6 MB of rows; hours of a busy major)."""
+
+DEFAULT_LIQUIDATION_CAPACITY = 20_000
+"""Realized liquidations kept per instrument."""
+
+DEFAULT_MARK_CAPACITY = 20_000
+"""Mark prices kept per instrument (more than 5 h at Binance's 1 s pace)."""
+
+DEFAULT_OPEN_INTEREST_CAPACITY = 20_000
+"""Open-interest observations kept per instrument."""
+
+
+class SideTotals:
+    """Cumulative realized liquidations of one position side (they never wrap, unlike the ring)."""
+
+    __slots__ = ("count", "notional_usd", "qty_base")
+
+    def __init__(self) -> None:
+        self.count = 0
+        """Liquidations seen."""
+        self.qty_base = 0.0
+        """Their quantity, base units."""
+        self.notional_usd = 0.0
+        """Their notional in quote currency: Σ px × qty_base."""
+
+
+class InstrumentData:
+    """One instrument's streams, last values and running totals."""
+
+    __slots__ = (
+        "buy_qty_base",
+        "exchange",
+        "funding_rate",
+        "key",
+        "last_event_ms",
+        "last_trade_px",
+        "last_update_monotonic",
+        "liquidated",
+        "liquidations",
+        "mark_px",
+        "mark_ts_ms",
+        "marks",
+        "oi_base",
+        "oi_ts_ms",
+        "open_interest",
+        "sell_qty_base",
+        "symbol",
+        "trade_count",
+        "trades",
+        "version",
+    )
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        symbol: str,
+        *,
+        trade_capacity: int = DEFAULT_TRADE_CAPACITY,
+        liquidation_capacity: int = DEFAULT_LIQUIDATION_CAPACITY,
+        mark_capacity: int = DEFAULT_MARK_CAPACITY,
+        open_interest_capacity: int = DEFAULT_OPEN_INTEREST_CAPACITY,
+    ) -> None:
+        self.exchange = exchange
+        """The exchange that lists it."""
+        self.symbol = symbol
+        """The exchange's own symbol."""
+        self.key = instrument_key(exchange, symbol)
+        """The liqtui name, `exchange:SYMBOL`."""
+        self.trades = RingBuffer(TRADE_DTYPE, trade_capacity)
+        """The newest trades, in arrival order."""
+        self.liquidations = RingBuffer(LIQUIDATION_DTYPE, liquidation_capacity)
+        """The newest realized liquidations, in arrival order (OKX's may be out of time order)."""
+        self.marks = RingBuffer(MARK_DTYPE, mark_capacity)
+        """The newest mark prices."""
+        self.open_interest = RingBuffer(OPEN_INTEREST_DTYPE, open_interest_capacity)
+        """The newest open-interest observations, single-sided, base units."""
+        self.mark_px: float | None = None
+        """The last mark price received."""
+        self.mark_ts_ms: int | None = None
+        """Its exchange time."""
+        self.oi_base: float | None = None
+        """The last open interest received, single-sided, base units."""
+        self.oi_ts_ms: int | None = None
+        """Its exchange time."""
+        self.funding_rate: float | None = None
+        """The last funding rate received (a decimal fraction: 0.0001 is 0.01 %)."""
+        self.last_trade_px: float | None = None
+        """The price of the last trade received."""
+        self.trade_count = 0
+        """Trades seen since start (never wraps)."""
+        self.buy_qty_base = 0.0
+        """Base quantity of the trades whose taker bought."""
+        self.sell_qty_base = 0.0
+        """Base quantity of the trades whose taker sold."""
+        self.liquidated: dict[Side, SideTotals] = {Side.LONG: SideTotals(), Side.SHORT: SideTotals()}
+        """Realized liquidations since start, by the side of the liquidated position."""
+        self.version = 0
+        """Goes up whenever anything about the instrument changes; views redraw when it moved."""
+        self.last_event_ms: int | None = None
+        """The newest exchange timestamp among the events received."""
+        self.last_update_monotonic: float | None = None
+        """`time.monotonic()` when events for it were last applied (for "data age" on screen)."""
+
+    def _add_trades(self, rows: list[TradeRow]) -> int:
+        array = trades_array(rows)
+        self.trades.extend(array)
+        self.trade_count += len(rows)
+        # One reduction splits the quantity by taker side: bin 0 is taker-sell, bin 1 taker-buy.
+        by_side = np.bincount(array["taker_buy"], weights=array["qty_base"], minlength=2)
+        self.sell_qty_base += float(by_side[0])
+        self.buy_qty_base += float(by_side[1])
+        last = rows[-1]
+        self.last_trade_px = last[1]
+        # Trades of one symbol arrive in time order, so the last row carries the newest time.
+        return last[0]
+
+    def _add_liquidations(self, rows: list[LiquidationRow]) -> int:
+        array = liquidations_array(rows)
+        self.liquidations.extend(array)
+        qty = array["qty_base"]
+        notional = array["px"] * qty
+        sides = array["side"]
+        for side, totals in self.liquidated.items():
+            of_side = sides == side
+            totals.count += int(np.count_nonzero(of_side))
+            totals.qty_base += float(qty[of_side].sum())
+            totals.notional_usd += float(notional[of_side].sum())
+        # OKX reports liquidations out of time order: the newest is the largest time, not the last row.
+        return int(array["ts_ms"].max())
+
+    def _add_marks(self, rows: list[MarkRow]) -> int:
+        self.marks.extend(marks_array(rows))
+        ts_ms, px = rows[-1]
+        self.mark_px = px
+        self.mark_ts_ms = ts_ms
+        return ts_ms
+
+    def _add_open_interest(self, rows: list[OpenInterestRow]) -> int:
+        self.open_interest.extend(open_interest_array(rows))
+        ts_ms, oi_base = rows[-1]
+        self.oi_base = oi_base
+        self.oi_ts_ms = ts_ms
+        return ts_ms
+
+
+class FeedState(enum.StrEnum):
+    """What an exchange connection is doing, as the status line says it."""
+
+    CONNECTING = "connecting"
+    """Opening the first connection."""
+    LIVE = "live"
+    """Connected and receiving frames."""
+    STALLED = "stalled"
+    """Connected, but nothing arrived within the exchange's heartbeat window."""
+    RECONNECTING = "reconnecting"
+    """The connection dropped; a new one is being opened with backoff."""
+    FAILED = "failed"
+    """Gave up (the exchange refused what was asked); `last_error` says why."""
+    STOPPED = "stopped"
+    """Not connected on purpose: shutting down, or a replay that ended."""
+
+
+_KIND_COUNT = len(FrameKind)
+
+_Adder = Callable[[InstrumentData, list[Any]], int]
+"""One of `InstrumentData`'s stream appenders: takes a symbol's rows, returns their newest exchange time."""
+
+
+@dataclass(slots=True)
+class FeedStatus:
+    """One exchange connection's health and frame counts."""
+
+    exchange: Exchange
+    """The exchange this connection reads."""
+    state: FeedState = FeedState.CONNECTING
+    """What the connection is doing now."""
+    kind_counts: list[int] = field(default_factory=lambda: [0] * _KIND_COUNT)
+    """Frames received, by `FrameKind` (index with the kind)."""
+    reconnects: int = 0
+    """Connections re-opened after a drop."""
+    last_frame_monotonic: float | None = None
+    """`time.monotonic()` when the last frame was counted."""
+    last_error: str | None = None
+    """The last problem, in one sentence of text (never markup)."""
+    last_notice: str | None = None
+    """The exchange's own words in its last notice (a rejection, a planned disconnect, an error reply)."""
+    rejected_symbols: dict[str, str] = field(default_factory=dict)
+    """Symbols the exchange refused, with its reason."""
+
+    @property
+    def frames(self) -> int:
+        """Every frame received, whatever its kind."""
+        return sum(self.kind_counts)
+
+    @property
+    def bad_frames(self) -> int:
+        """Frames that could not be parsed."""
+        return self.kind_counts[FrameKind.BAD]
+
+    @property
+    def skipped_frames(self) -> int:
+        """Frames deliberately ignored (spot, inverse, dated, COIN-M)."""
+        return self.kind_counts[FrameKind.SKIPPED]
+
+    @property
+    def unresolved_frames(self) -> int:
+        """Frames that could not be converted yet (an OKX contract of unknown size)."""
+        return self.kind_counts[FrameKind.UNRESOLVED]
+
+
+class MarketStore:
+    """Every instrument's data and every feed's status; the one place events land."""
+
+    def __init__(
+        self,
+        *,
+        trade_capacity: int = DEFAULT_TRADE_CAPACITY,
+        liquidation_capacity: int = DEFAULT_LIQUIDATION_CAPACITY,
+        mark_capacity: int = DEFAULT_MARK_CAPACITY,
+        open_interest_capacity: int = DEFAULT_OPEN_INTEREST_CAPACITY,
+    ) -> None:
+        self._capacities = {
+            "trade_capacity": trade_capacity,
+            "liquidation_capacity": liquidation_capacity,
+            "mark_capacity": mark_capacity,
+            "open_interest_capacity": open_interest_capacity,
+        }
+        self._instruments: dict[str, InstrumentData] = {}
+        # Per exchange, by the exchange's own symbol: a batch is keyed by symbol, and this lookup spares
+        # formatting `exchange:SYMBOL` for every symbol of every batch.
+        self._by_symbol: dict[Exchange, dict[str, InstrumentData]] = {exchange: {} for exchange in Exchange}
+        self._status: dict[Exchange, FeedStatus] = {}
+
+    def get(self, key: str) -> InstrumentData | None:
+        """The instrument named `exchange:SYMBOL`, or None if nothing arrived for it yet."""
+        return self._instruments.get(key)
+
+    def instruments(self) -> list[str]:
+        """The names of every instrument that has data, in the order they first had some."""
+        return list(self._instruments)
+
+    def ensure(self, exchange: Exchange, symbol: str) -> InstrumentData:
+        """The instrument's data, created empty if it is not there yet (a watched symbol before its data)."""
+        data = self._by_symbol[exchange].get(symbol)
+        if data is None:
+            data = InstrumentData(exchange, symbol, **self._capacities)
+            self._by_symbol[exchange][symbol] = data
+            self._instruments[data.key] = data
+        return data
+
+    def status(self, exchange: Exchange) -> FeedStatus:
+        """The exchange connection's status (created on first use)."""
+        status = self._status.get(exchange)
+        if status is None:
+            status = self._status[exchange] = FeedStatus(exchange)
+        return status
+
+    def count_frame(self, exchange: Exchange, kind: FrameKind, n: int = 1) -> None:
+        """Count `n` frames of one kind received from the exchange, and note when the last one arrived."""
+        status = self._status.get(exchange) or self.status(exchange)
+        status.kind_counts[kind] += n
+        status.last_frame_monotonic = time.monotonic()
+
+    def apply(self, exchange: Exchange, batch: EventBatch, *, only: set[str] | None = None) -> set[str]:
+        """Apply one exchange's batch; return the names of the instruments that changed.
+
+        `only` is a set of the exchange's own symbols (`BTCUSDT`, `BTC-USDT-SWAP`) to keep; None keeps every
+        symbol. The batch is read, not cleared: the caller clears it for reuse.
+        """
+        changed: dict[str, InstrumentData] = {}
+        by_symbol = self._by_symbol[exchange]
+
+        def instrument(symbol: str) -> InstrumentData | None:
+            if only is not None and symbol not in only:
+                return None
+            data = by_symbol.get(symbol)
+            if data is None:
+                data = self.ensure(exchange, symbol)
+            changed[symbol] = data
+            return data
+
+        # The newest exchange time seen this batch, per symbol.
+        newest_ms: dict[str, int] = {}
+        streams: tuple[tuple[dict[str, list[Any]], _Adder], ...] = (
+            (batch.trades, InstrumentData._add_trades),
+            (batch.marks, InstrumentData._add_marks),
+            (batch.open_interest, InstrumentData._add_open_interest),
+            (batch.liquidations, InstrumentData._add_liquidations),
+        )
+        for rows_by_symbol, add in streams:
+            for symbol, rows in rows_by_symbol.items():
+                if not rows:
+                    continue
+                data = instrument(symbol)
+                if data is None:
+                    continue
+                ts_ms = add(data, rows)
+                if ts_ms > newest_ms.get(symbol, -1):
+                    newest_ms[symbol] = ts_ms
+        for symbol, rate in batch.funding_rate.items():
+            data = instrument(symbol)
+            if data is not None:
+                data.funding_rate = rate
+        if batch.notices:
+            self._record_notices(exchange, batch)
+
+        now = time.monotonic()
+        for symbol, data in changed.items():
+            data.version += 1
+            data.last_update_monotonic = now
+            newest = newest_ms.get(symbol)
+            if newest is not None and (data.last_event_ms is None or newest > data.last_event_ms):
+                data.last_event_ms = newest
+        return {data.key for data in changed.values()}
+
+    def _record_notices(self, exchange: Exchange, batch: EventBatch) -> None:
+        status = self.status(exchange)
+        for notice in batch.notices:
+            status.last_notice = notice.text
+            if notice.code == "rejected" and notice.symbol is not None:
+                status.rejected_symbols[notice.symbol] = notice.text
