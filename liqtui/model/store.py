@@ -203,52 +203,54 @@ class FeedState(enum.StrEnum):
     """Not connected on purpose: shutting down, or a replay that ended."""
 
 
-_KIND_COUNT = len(FrameKind)
-
 _Adder = Callable[[InstrumentData, list[Any]], int]
 """One of `InstrumentData`'s stream appenders: takes a symbol's rows, returns their newest exchange time."""
 
 
 @dataclass(slots=True)
 class FeedStatus:
-    """One exchange connection's health and frame counts."""
+    """One exchange connection's health and frame counts (the status line and `snapshot --json` read it)."""
 
     exchange: Exchange
     """The exchange this connection reads."""
     state: FeedState = FeedState.CONNECTING
     """What the connection is doing now."""
-    kind_counts: list[int] = field(default_factory=lambda: [0] * _KIND_COUNT)
-    """Frames received, by `FrameKind` (index with the kind)."""
+    frames: int = 0
+    """Every frame received, whatever its kind."""
+    bad_frames: int = 0
+    """Frames that could not be parsed (`FrameKind.BAD`)."""
+    skipped_frames: int = 0
+    """Frames deliberately ignored: spot, inverse, dated, COIN-M (`FrameKind.SKIPPED`)."""
+    unresolved_frames: int = 0
+    """Frames that could not be converted yet: an OKX contract of unknown size (`FrameKind.UNRESOLVED`)."""
     reconnects: int = 0
     """Connections re-opened after a drop."""
     last_frame_monotonic: float | None = None
-    """`time.monotonic()` when the last frame was counted."""
-    last_error: str | None = None
-    """The last problem, in one sentence of text (never markup)."""
-    last_notice: str | None = None
+    """`time.monotonic()` when the last frame of any kind arrived."""
+    last_data_monotonic: float | None = None
+    """`time.monotonic()` when the last market-data frame arrived (the liveness the watchdog checks)."""
+    retry_at_monotonic: float | None = None
+    """`time.monotonic()` of the next connection attempt while reconnecting."""
+    last_error: str = ""
+    """The last problem, in one sentence of text (never markup); empty when all is well."""
+    last_notice: str = ""
     """The exchange's own words in its last notice (a rejection, a planned disconnect, an error reply)."""
-    rejected_symbols: dict[str, str] = field(default_factory=dict)
-    """Symbols the exchange refused, with its reason."""
+    rejected: dict[str, str] = field(default_factory=dict)
+    """Symbols the exchange refused, with the exchange's reason."""
 
-    @property
-    def frames(self) -> int:
-        """Every frame received, whatever its kind."""
-        return sum(self.kind_counts)
-
-    @property
-    def bad_frames(self) -> int:
-        """Frames that could not be parsed."""
-        return self.kind_counts[FrameKind.BAD]
-
-    @property
-    def skipped_frames(self) -> int:
-        """Frames deliberately ignored (spot, inverse, dated, COIN-M)."""
-        return self.kind_counts[FrameKind.SKIPPED]
-
-    @property
-    def unresolved_frames(self) -> int:
-        """Frames that could not be converted yet (an OKX contract of unknown size)."""
-        return self.kind_counts[FrameKind.UNRESOLVED]
+    def count(self, kind: FrameKind, n: int = 1, now_monotonic: float | None = None) -> None:
+        """Count `n` frames of one kind, received at `now_monotonic` (default: now)."""
+        now = time.monotonic() if now_monotonic is None else now_monotonic
+        self.frames += n
+        self.last_frame_monotonic = now
+        if kind is FrameKind.DATA:
+            self.last_data_monotonic = now
+        elif kind is FrameKind.BAD:
+            self.bad_frames += n
+        elif kind is FrameKind.SKIPPED:
+            self.skipped_frames += n
+        elif kind is FrameKind.UNRESOLVED:
+            self.unresolved_frames += n
 
 
 class MarketStore:
@@ -299,10 +301,8 @@ class MarketStore:
         return status
 
     def count_frame(self, exchange: Exchange, kind: FrameKind, n: int = 1) -> None:
-        """Count `n` frames of one kind received from the exchange, and note when the last one arrived."""
-        status = self._status.get(exchange) or self.status(exchange)
-        status.kind_counts[kind] += n
-        status.last_frame_monotonic = time.monotonic()
+        """Count `n` frames of one kind received from the exchange just now."""
+        self.status(exchange).count(kind, n)
 
     def apply(self, exchange: Exchange, batch: EventBatch, *, only: set[str] | None = None) -> set[str]:
         """Apply one exchange's batch; return the names of the instruments that changed.
@@ -361,4 +361,4 @@ class MarketStore:
         for notice in batch.notices:
             status.last_notice = notice.text
             if notice.code == "rejected" and notice.symbol is not None:
-                status.rejected_symbols[notice.symbol] = notice.text
+                status.rejected[notice.symbol] = notice.text

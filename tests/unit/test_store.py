@@ -146,15 +146,16 @@ def test_frame_counts_and_notices_land_in_the_feed_status() -> None:
         store.count_frame(Exchange.OKX, kind)
     store.count_frame(Exchange.OKX, FrameKind.UNRESOLVED, 3)
     assert (status.frames, status.bad_frames, status.skipped_frames, status.unresolved_frames) == (8, 1, 1, 3)
-    assert status.kind_counts[FrameKind.DATA] == 2
     assert status.last_frame_monotonic is not None
+    assert status.last_data_monotonic is not None
+    assert status.last_data_monotonic <= status.last_frame_monotonic
     assert store.status(Exchange.BINANCE).frames == 0
 
     batch = EventBatch()
     batch.notices.append(Notice("rejected", "Invalid instId NOPE-USDT-SWAP", "NOPE-USDT-SWAP"))
     batch.notices.append(Notice("disconnect_soon", "The connection will soon be closed"))
     assert store.apply(Exchange.OKX, batch) == set()
-    assert status.rejected_symbols == {"NOPE-USDT-SWAP": "Invalid instId NOPE-USDT-SWAP"}
+    assert status.rejected == {"NOPE-USDT-SWAP": "Invalid instId NOPE-USDT-SWAP"}
     assert status.last_notice == "The connection will soon be closed"
 
 
