@@ -1,9 +1,9 @@
 """`MarketStore`: what liqtui knows per instrument (rings, last values, counters) and per feed connection.
 
 Feeds parse frames into an `EventBatch` and hand the whole batch to `MarketStore.apply` every few hundred
-frames: each symbol's row list becomes one numpy array, goes into its ring in at most two slice assignments,
-and the counters move by a numpy reduction or two per stream. Views read the rings on a timer and compare
-`version` to skip work when nothing changed. Feeds and the UI share one asyncio loop, so nothing here is
+frames: each symbol's row list is converted by numpy straight into its ring (at most two slice assignments),
+and the counters move by one pass over the batch's rows. Views read the rings on a timer and compare `version`
+to skip work when nothing changed. Feeds and the UI share one asyncio loop, so nothing here is
 locked.
 """
 
@@ -15,20 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from liqtui.feeds.base import FrameKind
-from liqtui.model.events import (
-    EventBatch,
-    LiquidationRow,
-    MarkRow,
-    OpenInterestRow,
-    TradeRow,
-    liquidations_array,
-    marks_array,
-    open_interest_array,
-    trades_array,
-)
+from liqtui.model.events import EventBatch, LiquidationRow, MarkRow, OpenInterestRow, TradeRow
 from liqtui.model.ring import RingBuffer
 from liqtui.model.types import (
     LIQUIDATION_DTYPE,
@@ -39,6 +27,8 @@ from liqtui.model.types import (
     Side,
     instrument_key,
 )
+
+_LONG = int(Side.LONG)
 
 DEFAULT_TRADE_CAPACITY = 200_000
 """Trades kept per instrument (about 6 MB of rows; hours of a busy major)."""
@@ -71,6 +61,8 @@ class InstrumentData:
     """One instrument's streams, last values and running totals."""
 
     __slots__ = (
+        "_long",
+        "_short",
         "buy_qty_base",
         "exchange",
         "funding_rate",
@@ -135,7 +127,9 @@ class InstrumentData:
         """Base quantity of the trades whose taker bought."""
         self.sell_qty_base = 0.0
         """Base quantity of the trades whose taker sold."""
-        self.liquidated: dict[Side, SideTotals] = {Side.LONG: SideTotals(), Side.SHORT: SideTotals()}
+        self._long = SideTotals()
+        self._short = SideTotals()
+        self.liquidated: dict[Side, SideTotals] = {Side.LONG: self._long, Side.SHORT: self._short}
         """Realized liquidations since start, by the side of the liquidated position."""
         self.version = 0
         """Goes up whenever anything about the instrument changes; views redraw when it moved."""
@@ -144,46 +138,53 @@ class InstrumentData:
         self.last_update_monotonic: float | None = None
         """`time.monotonic()` when events for it were last applied (for "data age" on screen)."""
 
-    def _add_trades(self, rows: list[TradeRow]) -> int:
-        array = trades_array(rows)
-        self.trades.extend(array)
+    # The appenders below run for every symbol of every batch: each writes the rows straight into its ring (one
+    # numpy conversion, no temporary array) and moves the totals in one pass over the few rows a batch brings,
+    # which costs less than the fixed overhead of numpy reductions on such short arrays.
+
+    def _add_trades(self, rows: list[TradeRow]) -> None:
+        self.trades.extend_rows(rows)
         self.trade_count += len(rows)
-        # One reduction splits the quantity by taker side: bin 0 is taker-sell, bin 1 taker-buy.
-        by_side = np.bincount(array["taker_buy"], weights=array["qty_base"], minlength=2)
-        self.sell_qty_base += float(by_side[0])
-        self.buy_qty_base += float(by_side[1])
-        last = rows[-1]
-        self.last_trade_px = last[1]
-        # Trades of one symbol arrive in time order, so the last row carries the newest time.
-        return last[0]
+        buy_qty = sell_qty = 0.0
+        for row in rows:
+            if row[3]:
+                buy_qty += row[2]
+            else:
+                sell_qty += row[2]
+        self.buy_qty_base += buy_qty
+        self.sell_qty_base += sell_qty
+        ts_ms, self.last_trade_px = rows[-1][0], rows[-1][1]
+        # A symbol's trades arrive in time order, so the last row carries the newest time.
+        if self.last_event_ms is None or ts_ms > self.last_event_ms:
+            self.last_event_ms = ts_ms
 
-    def _add_liquidations(self, rows: list[LiquidationRow]) -> int:
-        array = liquidations_array(rows)
-        self.liquidations.extend(array)
-        qty = array["qty_base"]
-        notional = array["px"] * qty
-        sides = array["side"]
-        for side, totals in self.liquidated.items():
-            of_side = sides == side
-            totals.count += int(np.count_nonzero(of_side))
-            totals.qty_base += float(qty[of_side].sum())
-            totals.notional_usd += float(notional[of_side].sum())
-        # OKX reports liquidations out of time order: the newest is the largest time, not the last row.
-        return int(array["ts_ms"].max())
+    def _add_liquidations(self, rows: list[LiquidationRow]) -> None:
+        self.liquidations.extend_rows(rows)
+        long_totals, short_totals = self._long, self._short
+        newest_ms = -1
+        for ts_ms, px, qty_base, side in rows:
+            totals = long_totals if side == _LONG else short_totals
+            totals.count += 1
+            totals.qty_base += qty_base
+            totals.notional_usd += px * qty_base
+            # OKX reports liquidations out of time order: the newest is the largest time, not the last row.
+            newest_ms = max(newest_ms, ts_ms)
+        if self.last_event_ms is None or newest_ms > self.last_event_ms:
+            self.last_event_ms = newest_ms
 
-    def _add_marks(self, rows: list[MarkRow]) -> int:
-        self.marks.extend(marks_array(rows))
-        ts_ms, px = rows[-1]
-        self.mark_px = px
+    def _add_marks(self, rows: list[MarkRow]) -> None:
+        self.marks.extend_rows(rows)
+        ts_ms, self.mark_px = rows[-1]
         self.mark_ts_ms = ts_ms
-        return ts_ms
+        if self.last_event_ms is None or ts_ms > self.last_event_ms:
+            self.last_event_ms = ts_ms
 
-    def _add_open_interest(self, rows: list[OpenInterestRow]) -> int:
-        self.open_interest.extend(open_interest_array(rows))
-        ts_ms, oi_base = rows[-1]
-        self.oi_base = oi_base
+    def _add_open_interest(self, rows: list[OpenInterestRow]) -> None:
+        self.open_interest.extend_rows(rows)
+        ts_ms, self.oi_base = rows[-1]
         self.oi_ts_ms = ts_ms
-        return ts_ms
+        if self.last_event_ms is None or ts_ms > self.last_event_ms:
+            self.last_event_ms = ts_ms
 
 
 class FeedState(enum.StrEnum):
@@ -203,8 +204,8 @@ class FeedState(enum.StrEnum):
     """Not connected on purpose: shutting down, or a replay that ended."""
 
 
-_Adder = Callable[[InstrumentData, list[Any]], int]
-"""One of `InstrumentData`'s stream appenders: takes a symbol's rows, returns their newest exchange time."""
+_Adder = Callable[[InstrumentData, list[Any]], None]
+"""One of `InstrumentData`'s stream appenders, taking one symbol's rows of one batch."""
 
 
 @dataclass(slots=True)
@@ -310,20 +311,8 @@ class MarketStore:
         `only` is a set of the exchange's own symbols (`BTCUSDT`, `BTC-USDT-SWAP`) to keep; None keeps every
         symbol. The batch is read, not cleared: the caller clears it for reuse.
         """
-        changed: dict[str, InstrumentData] = {}
         by_symbol = self._by_symbol[exchange]
-
-        def instrument(symbol: str) -> InstrumentData | None:
-            if only is not None and symbol not in only:
-                return None
-            data = by_symbol.get(symbol)
-            if data is None:
-                data = self.ensure(exchange, symbol)
-            changed[symbol] = data
-            return data
-
-        # The newest exchange time seen this batch, per symbol.
-        newest_ms: dict[str, int] = {}
+        changed: dict[str, InstrumentData] = {}
         streams: tuple[tuple[dict[str, list[Any]], _Adder], ...] = (
             (batch.trades, InstrumentData._add_trades),
             (batch.marks, InstrumentData._add_marks),
@@ -332,29 +321,27 @@ class MarketStore:
         )
         for rows_by_symbol, add in streams:
             for symbol, rows in rows_by_symbol.items():
-                if not rows:
+                if not rows or (only is not None and symbol not in only):
                     continue
-                data = instrument(symbol)
-                if data is None:
-                    continue
-                ts_ms = add(data, rows)
-                if ts_ms > newest_ms.get(symbol, -1):
-                    newest_ms[symbol] = ts_ms
+                data = by_symbol.get(symbol) or self.ensure(exchange, symbol)
+                add(data, rows)
+                changed[symbol] = data
         for symbol, rate in batch.funding_rate.items():
-            data = instrument(symbol)
-            if data is not None:
+            if only is None or symbol in only:
+                data = by_symbol.get(symbol) or self.ensure(exchange, symbol)
                 data.funding_rate = rate
+                changed[symbol] = data
         if batch.notices:
             self._record_notices(exchange, batch)
-
+        if not changed:
+            return set()
         now = time.monotonic()
-        for symbol, data in changed.items():
+        keys = set()
+        for data in changed.values():
             data.version += 1
             data.last_update_monotonic = now
-            newest = newest_ms.get(symbol)
-            if newest is not None and (data.last_event_ms is None or newest > data.last_event_ms):
-                data.last_event_ms = newest
-        return {data.key for data in changed.values()}
+            keys.add(data.key)
+        return keys
 
     def _record_notices(self, exchange: Exchange, batch: EventBatch) -> None:
         status = self.status(exchange)

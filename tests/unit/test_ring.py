@@ -49,6 +49,24 @@ def test_ring_matches_a_list_model(capacity: int, sizes: list[int], tail: int) -
     assert ring.written == next_id
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    capacity=st.integers(min_value=1, max_value=13),
+    sizes=st.lists(st.integers(min_value=0, max_value=30), max_size=20),
+)
+def test_extend_rows_from_tuples_equals_extend_from_arrays(capacity: int, sizes: list[int]) -> None:
+    from_arrays = RingBuffer(MARK_DTYPE, capacity)
+    from_tuples = RingBuffer(MARK_DTYPE, capacity)
+    next_id = 0
+    for size in sizes:
+        rows = _marks(next_id, size)
+        next_id += size
+        from_arrays.extend(rows)
+        from_tuples.extend_rows([(int(ts), float(px)) for ts, px in rows.tolist()])
+        assert from_tuples.view().tolist() == from_arrays.view().tolist()
+        assert (len(from_tuples), from_tuples.written) == (len(from_arrays), from_arrays.written)
+
+
 def test_view_is_a_copy_that_does_not_move_with_the_ring() -> None:
     ring = RingBuffer(MARK_DTYPE, 4)
     ring.extend(_marks(0, 3))
