@@ -1,0 +1,577 @@
+"""OKX v5 `SWAP`: the public websocket channels liqtui reads and the REST bodies of its warm start.
+
+Channels (`../shared/exchanges.md` §3): `trades`, `mark-price`, `open-interest` (per instId) and
+`liquidation-orders` (per instType: every swap at once). Numbers *and* times are strings.
+
+Semantics normalized here:
+- Sizes of trades and liquidations are **contracts**: base units = `sz` × `ctVal` × `ctMult`. Contract sizes are
+  never guessed: the parser starts from a small seed of published values (`SEED_CONTRACT_SIZES`), replaced by
+  the REST instrument table once `set_instruments` is called. A trade or liquidation of a linear swap whose
+  size is unknown is UNRESOLVED (the reason names the instId); mark price and open interest (`oiCcy`, already
+  in base units) need no size.
+- trades `side` is the taker's side.
+- liquidation-orders `posSide` is the liquidated position (`long` / `short`); in one-way mode it is `net`, and the
+  position is read from the order `side`: `sell` closes a LONG, `buy` a SHORT. The price is `bkPx` (bankruptcy).
+  The channel is incomplete and not in time order; rows are appended as they come.
+- Only linear swaps (`-USDT-SWAP`, `-USDC-SWAP`, or linear SWAP in the instrument table) are kept; futures,
+  inverse swaps (`-USD-SWAP`) and spot are skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numpy.typing as npt
+import orjson
+
+from liqtui.errors import FeedError
+from liqtui.feeds.base import FrameKind
+from liqtui.feeds.common import (
+    INF,
+    LONG,
+    MAX_TS_MS,
+    PARSE_ERRORS,
+    SHORT,
+    SYMBOL_CACHE_LIMIT,
+    ParserBase,
+    clip,
+    error_notice,
+    find_handler,
+    klines,
+    load_body,
+    number,
+    open_interest_history,
+    positive,
+    query_param,
+    rest_path,
+    shape_error,
+)
+from liqtui.model.events import EventBatch, Notice
+from liqtui.model.margin import MarginTier
+from liqtui.model.types import ContractKind, Exchange, Instrument
+
+_loads = orjson.loads
+_number = number
+_EXCHANGE = Exchange.OKX
+_DATA = FrameKind.DATA
+_PONG = FrameKind.PONG
+_NAN = float("nan")
+
+SEED_CONTRACT_SIZES: Final[dict[str, float]] = {
+    "BTC-USDT-SWAP": 0.01,
+    "ETH-USDT-SWAP": 0.1,
+    "SOL-USDT-SWAP": 1.0,
+    "XRP-USDT-SWAP": 100.0,
+    "DOGE-USDT-SWAP": 1000.0,
+}
+"""Published `ctVal` (with `ctMult` 1) of the largest linear swaps, base units per contract, from OKX's
+`GET /api/v5/public/instruments?instType=SWAP` (exchanges.md §3.6). Used only until the REST table is set."""
+
+_LINEAR_SWAP_SUFFIXES = ("-USDT-SWAP", "-USDC-SWAP")
+
+
+def looks_linear_swap(inst_id: str) -> bool:
+    """OKX's naming of linear swaps: `BTC-USDT-SWAP`, `BTC-USDC-SWAP` (inverse is `BTC-USD-SWAP`)."""
+    return inst_id.endswith(_LINEAR_SWAP_SUFFIXES)
+
+
+def rejected_inst_id(msg: str) -> str | None:
+    """The instId an error names: `Wrong URL or channel:trades,instId:NOPE-USDT-SWAP doesn't exist. ...`."""
+    start = msg.find("instId:")
+    if start < 0:
+        return None
+    rest = msg[start + 7 :]
+    end = len(rest)
+    for stop in (" ", ",", '"', "}"):
+        found = rest.find(stop)
+        if 0 <= found < end:
+            end = found
+    return rest[:end] or None
+
+
+class OkxParser(ParserBase):
+    """OKX v5 public websocket frames and REST bodies to normalized events."""
+
+    def __init__(self, *, max_frame_bytes: int = 1 << 20, max_rest_bytes: int = 64 << 20) -> None:
+        super().__init__(max_frame_bytes=max_frame_bytes, max_rest_bytes=max_rest_bytes)
+        self.exchange = _EXCHANGE
+        self._kinds: dict[str, ContractKind] | None = None
+        self._sizes: dict[str, float] = dict(SEED_CONTRACT_SIZES)
+        """Base units per contract of each linear swap whose size is known: the hot path's one dict lookup."""
+        self._linear: set[str] = set()
+        """instIds already known to be linear swaps (for mark price and open interest, which need no size)."""
+
+    @property
+    def contract_sizes(self) -> dict[str, float]:
+        """A copy of the contract sizes in use (base units per contract, by instId)."""
+        return dict(self._sizes)
+
+    # -------------------------------------------------------------------------------------------- websocket
+
+    def parse(self, frame: str | bytes, batch: EventBatch) -> FrameKind:
+        """Classify one websocket frame, appending its events to `batch`. Never raises.
+
+        The commonest frame, trades (2021-12; current frames add `count`, `source`, `seqId`)::
+
+            {"arg":{"channel":"trades","instId":"BTC-USDT-SWAP"},"data":[{"instId":"BTC-USDT-SWAP",
+             "tradeId":"148266905","px":"48938.5","sz":"5","side":"buy","ts":"1640131236050"}]}
+
+        is the trade (1640131236050, 48938.5, 5 × 0.01 = 0.05 BTC, taker_buy=True). The heartbeat answer is the
+        bare text `pong`.
+        """
+        if len(frame) > self.max_frame_bytes:
+            return self._oversized(len(frame), self.max_frame_bytes)
+        try:
+            msg = _loads(frame)
+        except PARSE_ERRORS as exc:
+            # The heartbeat answer is the only frame that is not JSON.
+            return _PONG if frame in ("pong", b"pong") else self._failed(exc)
+        try:
+            try:
+                arg = msg["arg"]
+                data = msg["data"]
+            except (KeyError, TypeError, IndexError):
+                return self._event(msg, batch)
+            channel = arg["channel"]
+            if channel == "trades":
+                inst_id = arg["instId"]
+                contract_base = self._sizes.get(inst_id)
+                if contract_base is None:
+                    return self._no_size(inst_id, channel)
+                rows = batch.trades[inst_id]
+                for trade in data:
+                    ts_ms = int(trade["ts"])
+                    px = _number(trade["px"])
+                    # Contracts to base units; the product is a float, or TypeError for what is not a number.
+                    qty_base = _number(trade["sz"]) * contract_base
+                    taker_buy = trade["side"] == "buy"
+                    if not (
+                        px > 0.0 and qty_base > 0.0 and 0 < ts_ms < MAX_TS_MS and (taker_buy or trade["side"] == "sell")
+                    ):
+                        return self._invalid("trades", inst_id)
+                    rows.append((ts_ms, px, qty_base, taker_buy))
+                return _DATA
+            return self._channel(channel, arg, data, batch)
+        except PARSE_ERRORS as exc:
+            return self._failed(exc)
+
+    def _channel(self, channel: object, arg: dict[str, Any], data: list[Any], batch: EventBatch) -> FrameKind:
+        """Every channel but trades."""
+        if channel == "liquidation-orders":
+            return self._liquidations(data, batch)
+        if channel == "mark-price":
+            return self._mark_price(arg["instId"], data, batch)
+        if channel == "open-interest":
+            return self._open_interest(arg["instId"], data, batch)
+        return self._skipped(clip(f"channel {channel!r} is not one liqtui reads"))
+
+    def _liquidations(self, data: list[Any], batch: EventBatch) -> FrameKind:
+        """Liquidations across every swap (live 2026-10-09)::
+
+            {"arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[{"details":[{"bkLoss":"0",
+             "bkPx":"82655.7","ccy":"","posSide":"long","side":"sell","sz":"8.55","ts":"1791565600771"}],
+             "instFamily":"BTC-USDT","instId":"BTC-USDT-SWAP","instType":"SWAP","uly":"BTC-USDT"}]}
+
+        is a LONG liquidated: 8.55 contracts × 0.01 = 0.0855 BTC at the bankruptcy price 82,655.7 (7,067.06 USDT).
+
+        Entries of instruments that are skipped or of unknown size do not spoil the others. The frame is
+        UNRESOLVED if any entry's size was unknown (the others' rows are still appended), SKIPPED if every
+        entry was skipped, else DATA.
+        """
+        kept = False
+        skip_reason = ""
+        unresolved: list[str] = []
+        for entry in data:
+            inst_id = entry["instId"]
+            contract_base = self._sizes.get(inst_id)
+            if contract_base is None:
+                if self._no_size(inst_id, "liquidation-orders") is FrameKind.UNRESOLVED:
+                    unresolved.append(inst_id)
+                else:
+                    skip_reason = self.reason
+                continue
+            rows = batch.liquidations[inst_id]
+            for detail in entry["details"]:
+                position = detail.get("posSide")
+                if position == "long":
+                    side = LONG
+                elif position == "short":
+                    side = SHORT
+                elif position == "net" or not position:
+                    # One-way mode: the liquidation order closes the position, so a sell closes a long.
+                    order_side = detail["side"]
+                    if order_side == "sell":
+                        side = LONG
+                    elif order_side == "buy":
+                        side = SHORT
+                    else:
+                        return self._invalid("liquidation-orders side", inst_id)
+                else:
+                    return self._invalid("liquidation-orders posSide", inst_id)
+                ts_ms = int(detail["ts"])
+                px = float(detail["bkPx"])
+                qty_base = float(detail["sz"]) * contract_base
+                if not (0 < ts_ms < MAX_TS_MS and 0.0 < px < INF and 0.0 < qty_base < INF):
+                    return self._invalid("liquidation-orders", inst_id)
+                rows.append((ts_ms, px, qty_base, side))
+                kept = True
+        if unresolved:
+            return self._unresolved(
+                clip(f"contract size unknown for {', '.join(unresolved)}: their liquidations were dropped")
+            )
+        if kept or not skip_reason:
+            return FrameKind.DATA
+        return self._skipped(skip_reason)
+
+    def _mark_price(self, inst_id: str, data: list[Any], batch: EventBatch) -> FrameKind:
+        """A mark price (2021-12)::
+
+            {"arg":{"channel":"mark-price","instId":"WNCG-USDT-SWAP"},"data":[{"instId":"WNCG-USDT-SWAP",
+             "instType":"SWAP","markPx":"2.1729","ts":"1640131259180"}]}
+
+        is the mark (1640131259180, 2.1729).
+        """
+        if inst_id not in self._linear and not self._accepts(inst_id):
+            return FrameKind.SKIPPED
+        rows = batch.marks[inst_id]
+        for item in data:
+            ts_ms = int(item["ts"])
+            px = float(item["markPx"])
+            if not (0 < ts_ms < MAX_TS_MS and 0.0 < px < INF):
+                return self._invalid("mark-price", inst_id)
+            rows.append((ts_ms, px))
+        return FrameKind.DATA
+
+    def _open_interest(self, inst_id: str, data: list[Any], batch: EventBatch) -> FrameKind:
+        """Open interest, about every 3 s (2021-12)::
+
+            {"arg":{"channel":"open-interest","instId":"WNCG-USDT-SWAP"},"data":[{"instId":"WNCG-USDT-SWAP",
+             "instType":"SWAP","oi":"644195","oiCcy":"644195","ts":"1640131258756"}]}
+
+        `oi` is contracts, `oiCcy` base units (single-sided): the row is (1640131258756, 644195.0).
+        """
+        if inst_id not in self._linear and not self._accepts(inst_id):
+            return FrameKind.SKIPPED
+        rows = batch.open_interest[inst_id]
+        for item in data:
+            ts_ms = int(item["ts"])
+            oi_base = float(item["oiCcy"])
+            if not (0 < ts_ms < MAX_TS_MS and 0.0 <= oi_base < INF):
+                return self._invalid("open-interest", inst_id)
+            rows.append((ts_ms, oi_base))
+        return FrameKind.DATA
+
+    def _event(self, msg: Any, batch: EventBatch) -> FrameKind:
+        """Control events::
+
+            {"id":"1","event":"subscribe","arg":{"channel":"mark-price","instId":"BTC-USDT-SWAP"},"connId":"a4d3ae55"}
+            {"event":"error","code":"60018","msg":"Wrong URL or channel:trades,instId:NOPE-USDT-SWAP doesn't exist.
+             Please use the correct URL, channel and parameters referring to API document.","connId":"a4d3ae55"}
+            {"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade.
+             Please reconnect.","connId":"..."}
+            {"event":"channel-conn-count","channel":"orders","connCount":"2","connId":"..."}
+
+        are an ACK, a NOTICE `rejected` naming NOPE-USDT-SWAP, a NOTICE `disconnect_soon` and an ACK.
+        """
+        if type(msg) is not dict or "event" not in msg:
+            return self._bad(clip(f"a frame with neither data nor an event: {msg!r}"))
+        event = msg["event"]
+        if event in ("subscribe", "unsubscribe", "login", "channel-conn-count"):
+            return FrameKind.ACK
+        text = clip(msg.get("msg") or msg)
+        if event == "error":
+            arg = msg.get("arg")
+            symbol = arg.get("instId") if type(arg) is dict else None
+            symbol = symbol if type(symbol) is str and symbol else rejected_inst_id(text)
+            batch.notices.append(Notice(code="rejected", text=text, symbol=symbol))
+            return FrameKind.NOTICE
+        if event == "notice":
+            code = "disconnect_soon" if str(msg.get("code")) == "64008" else "notice"
+            batch.notices.append(Notice(code=code, text=text))
+            return FrameKind.NOTICE
+        if event == "channel-conn-count-error":
+            batch.notices.append(Notice(code="error", text=text))
+            return FrameKind.NOTICE
+        return self._skipped(clip(f"event {event!r} is not one liqtui reads"))
+
+    def _no_size(self, inst_id: str, channel: str) -> FrameKind:
+        """SKIPPED for an instrument liqtui does not map, UNRESOLVED for a linear swap of unknown size."""
+        if not self._accepts(inst_id):
+            return FrameKind.SKIPPED
+        return self._unresolved(clip(f"{channel}: the contract size of {inst_id} is not known yet"))
+
+    def _accepts(self, inst_id: str) -> bool:
+        """True for a linear swap; else False with the reason set. Caches accepted instIds."""
+        if type(inst_id) is not str or not inst_id:
+            raise TypeError(f"instId {inst_id!r} is not a non-empty string")
+        kind = self._kinds.get(inst_id) if self._kinds is not None else None
+        if kind is None:
+            # No table, or a listing newer than the table: go by OKX's naming.
+            linear = looks_linear_swap(inst_id)
+            what = "a future, an inverse swap or spot"
+        else:
+            linear = kind is ContractKind.LINEAR_PERPETUAL
+            what = kind.value
+        if not linear:
+            self.reason = clip(f"{inst_id} is not a linear swap ({what})")
+            return False
+        if len(self._linear) >= SYMBOL_CACHE_LIMIT:
+            self._linear.clear()
+        self._linear.add(inst_id)
+        return True
+
+    def set_instruments(self, instruments: list[Instrument]) -> None:
+        """Learn the exchange's instrument table: it replaces the seed contract sizes, and its kinds classify
+        instIds from now on."""
+        mine = [i for i in instruments if i.exchange == _EXCHANGE]
+        self._kinds = {i.symbol: i.kind for i in mine}
+        self._sizes = {
+            i.symbol: i.contract_size_base
+            for i in mine
+            if i.kind is ContractKind.LINEAR_PERPETUAL and 0.0 < i.contract_size_base < INF
+        }
+        self._linear.clear()
+
+    # ------------------------------------------------------------------------------------------------- REST
+
+    def parse_rest(self, url: str, body: str | bytes, batch: EventBatch) -> FrameKind:
+        """Classify one REST body fetched from `url` (matched on the path's end), appending its events. Never raises.
+
+        - `/api/v5/public/instruments`: the instrument table, applied with `set_instruments`;
+        - `/api/v5/public/open-interest`: `oiCcy` of each row (base units);
+        - `/api/v5/public/mark-price`: `markPx` of each row;
+        - `/api/v5/rubik/stat/contracts/open-interest-history`: open-interest history of the URL's `instId`,
+          appended oldest first;
+        - `/api/v5/market/candles`, `/api/v5/market/history-candles`, `/api/v5/public/position-tiers`: checked
+          and DATA without events (read them with `parse_klines` and `parse_margin_tiers`);
+        - `{"code":"51001","msg":"Instrument ID does not exist","data":[]}` (any code but "0"): NOTICE (`error`).
+        """
+        path = rest_path(url)
+        handler = find_handler(path, _REST_HANDLERS)
+        if handler is None:
+            return self._skipped(clip(f"no OKX parser for REST path {path!r}"))
+        size = len(body)
+        if size > self.max_rest_bytes:
+            return self._oversized(size, self.max_rest_bytes)
+        try:
+            doc = _loads(body)
+            if str(doc["code"]) != "0":
+                error_notice(batch, _EXCHANGE, doc["code"], doc.get("msg"), query_param(url, "instId"))
+                return FrameKind.NOTICE
+            return handler(self, url, doc["data"], batch)
+        except FeedError as exc:
+            return self._bad(clip(exc))
+        except PARSE_ERRORS as exc:
+            return self._failed(exc)
+
+    def _rest_instruments(self, url: str, data: Any, batch: EventBatch) -> FrameKind:
+        self.set_instruments(_instruments(data))
+        return FrameKind.DATA
+
+    def _rest_rows(self, data: Any, batch: EventBatch, field: str, what: str) -> FrameKind:
+        """Rows `{"instType":"SWAP","instId":...,<field>:...,"ts":...}` of the open-interest or mark-price
+        endpoints, appended to the matching batch list."""
+        lists = batch.open_interest if field == "oiCcy" else batch.marks
+        kept = False
+        skip_reason = ""
+        for row in data:
+            inst_id = row["instId"]
+            if inst_id not in self._linear and not self._accepts(inst_id):
+                skip_reason = self.reason
+                continue
+            ts_ms = int(row["ts"])
+            value = float(row[field])
+            if not (0 < ts_ms < MAX_TS_MS and 0.0 <= value < INF) or (field == "markPx" and value == 0.0):
+                return self._invalid(what, inst_id)
+            lists[inst_id].append((ts_ms, value))
+            kept = True
+        if kept or not skip_reason:
+            return FrameKind.DATA
+        return self._skipped(skip_reason)
+
+    def _rest_open_interest(self, url: str, data: Any, batch: EventBatch) -> FrameKind:
+        """`{"code":"0","msg":"","data":[{"instType":"SWAP","instId":"BTC-USDT-SWAP","oi":"5000",
+        "oiCcy":"555.55","oiUsd":"50000","ts":"1597026383085"}]}`"""
+        return self._rest_rows(data, batch, "oiCcy", "open-interest")
+
+    def _rest_mark_price(self, url: str, data: Any, batch: EventBatch) -> FrameKind:
+        """`{"code":"0","msg":"","data":[{"instType":"SWAP","instId":"BTC-USDT-SWAP","markPx":"200",
+        "ts":"1597026383085"}]}`"""
+        return self._rest_rows(data, batch, "markPx", "mark-price")
+
+    def _rest_open_interest_history(self, url: str, data: Any, batch: EventBatch) -> FrameKind:
+        inst_id = query_param(url, "instId")
+        if inst_id is None:
+            return self._bad("open-interest-history URL has no instId, so its rows name no instrument")
+        if inst_id not in self._linear and not self._accepts(inst_id):
+            return FrameKind.SKIPPED
+        batch.open_interest[inst_id].extend(_open_interest_history(data).tolist())
+        return FrameKind.DATA
+
+    def _rest_candles(self, url: str, data: Any, batch: EventBatch) -> FrameKind:
+        _candles(data)
+        return FrameKind.DATA
+
+    def _rest_position_tiers(self, url: str, data: Any, batch: EventBatch) -> FrameKind:
+        _margin_tiers(data)
+        return FrameKind.DATA
+
+
+_REST_HANDLERS = {
+    "/api/v5/public/instruments": OkxParser._rest_instruments,
+    "/api/v5/public/open-interest": OkxParser._rest_open_interest,
+    "/api/v5/public/mark-price": OkxParser._rest_mark_price,
+    "/api/v5/rubik/stat/contracts/open-interest-history": OkxParser._rest_open_interest_history,
+    "/api/v5/market/candles": OkxParser._rest_candles,
+    "/api/v5/market/history-candles": OkxParser._rest_candles,
+    "/api/v5/public/position-tiers": OkxParser._rest_position_tiers,
+}
+"""REST handlers by the end of the URL's path (a prefix such as the simulator's `/okx` may precede it)."""
+
+
+# ---------------------------------------------------------------------------------------- REST functions
+
+
+def _data(body: str | bytes) -> Any:
+    doc = load_body(body, _EXCHANGE)
+    try:
+        if str(doc["code"]) != "0":
+            raise FeedError(f"OKX answered with code {doc['code']}: {clip(doc.get('msg'))}")
+        return doc["data"]
+    except PARSE_ERRORS as exc:
+        raise shape_error(_EXCHANGE, "REST", exc) from None
+
+
+def _optional_number(text: Any) -> float:
+    """An optional OKX number: "" (not applicable) is 0."""
+    return float(text) if text else 0.0
+
+
+def parse_instruments(body: str | bytes) -> list[Instrument]:
+    """`GET /api/v5/public/instruments` (any instType). Raises FeedError for an error or malformed body.
+
+    A SWAP row (trimmed)::
+
+        {"instType":"SWAP","instId":"BTC-USDT-SWAP","instFamily":"BTC-USDT","uly":"BTC-USDT","settleCcy":"USDT",
+         "ctVal":"0.01","ctMult":"1","ctValCcy":"BTC","ctType":"linear","lotSz":"0.01","minSz":"0.01",
+         "tickSz":"0.1","lever":"100","state":"live","listTime":"1573557408000","expTime":""}
+
+    Only linear SWAPs are linear perpetuals (linear FUTURES are dated, inverse anything is inverse, SPOT and
+    MARGIN spot). `contract_size_base` is `ctVal × ctMult` for linear contracts (base units per contract).
+    """
+    return _instruments(_data(body))
+
+
+def _instruments(data: Any) -> list[Instrument]:
+    try:
+        instruments = []
+        for row in data:
+            inst_type = row["instType"]
+            linear = row.get("ctType") == "linear"
+            if inst_type == "SWAP":
+                kind = ContractKind.LINEAR_PERPETUAL if linear else ContractKind.INVERSE
+            elif inst_type == "FUTURES":
+                kind = ContractKind.LINEAR_DATED if linear else ContractKind.INVERSE
+            elif inst_type in ("SPOT", "MARGIN"):
+                kind = ContractKind.SPOT
+            else:
+                kind = ContractKind.OTHER
+            family = row.get("instFamily") or row.get("uly")
+            if family:
+                base, _, quote = family.partition("-")
+            else:
+                base, quote = row["baseCcy"], row["quoteCcy"]
+            contract_base = (
+                _optional_number(row.get("ctVal")) * _optional_number(row.get("ctMult") or "1") if linear else 1.0
+            )
+            lever = row.get("lever")
+            instruments.append(
+                Instrument(
+                    _EXCHANGE,
+                    row["instId"],
+                    base,
+                    quote,
+                    kind,
+                    tick_size=float(row["tickSz"]),
+                    contract_size_base=contract_base,
+                    max_leverage=float(lever) if lever else None,
+                )
+            )
+        return instruments
+    except PARSE_ERRORS as exc:
+        raise shape_error(_EXCHANGE, "instruments", exc) from None
+
+
+def parse_open_interest_history(body: str | bytes) -> npt.NDArray[Any]:
+    """`GET /api/v5/rubik/stat/contracts/open-interest-history?instId=...` as an `OPEN_INTEREST_DTYPE` array
+    (`oiCcy`, base units, single-sided), oldest first. Raises FeedError for an error or malformed body.
+
+    Rows are arrays `[ts, oi (contracts), oiCcy (coin), oiUsd]`, newest first::
+
+        {"code":"0","msg":"","data":[["1701417600000","731377.57500501","111","8888888"], ...]}
+
+    This is OKX's per-instrument history (5m bars reach back a few days, 1H two months). The older
+    `/api/v5/rubik/stat/contracts/open-interest-volume` is per currency across all contracts, in USD, and is not
+    read.
+    """
+    return _open_interest_history(_data(body))
+
+
+def _open_interest_history(data: Any) -> npt.NDArray[Any]:
+    try:
+        return open_interest_history([(int(r[0]), float(r[2])) for r in data])
+    except PARSE_ERRORS as exc:
+        raise shape_error(_EXCHANGE, "open-interest-history", exc) from None
+
+
+def parse_klines(body: str | bytes) -> npt.NDArray[Any]:
+    """`GET /api/v5/market/candles` (or `history-candles`) as a `KLINE_DTYPE` array, oldest first (OKX sends
+    newest first). Raises FeedError for an error or malformed body.
+
+    A row: `["1597026383085","3.721","3.743","3.677","3.708","8422410","22698348.04828491",
+    "12698348.04828491","0"]`: time, OHLC, `vol` (contracts for swaps), `volCcy` (base currency for
+    derivatives: the volume read here), `volCcyQuote`, `confirm`. No taker split: `taker_buy_base` is NaN.
+    """
+    return _candles(_data(body))
+
+
+def _candles(data: Any) -> npt.NDArray[Any]:
+    try:
+        return klines(
+            [(int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[6]), _NAN) for r in data]
+        )
+    except PARSE_ERRORS as exc:
+        raise shape_error(_EXCHANGE, "candles", exc) from None
+
+
+def parse_margin_tiers(body: str | bytes) -> dict[str, tuple[MarginTier, ...]]:
+    """`GET /api/v5/public/position-tiers?instType=SWAP&tdMode=isolated&instFamily=...` per instId, lowest
+    tier first. Raises FeedError for an error or malformed body.
+
+    A row::
+
+        {"uly":"BTC-USDT","instFamily":"BTC-USDT","instId":"","tier":"1","minSz":"0","maxSz":"1000",
+         "mmr":"0.004","imr":"0.01","maxLever":"100","optMgnFactor":"0","quoteMaxLoan":"","baseMaxLoan":""}
+
+    `minSz` / `maxSz` are position sizes in **contracts** (`MarginTier` keeps the exchange's unit). SWAP rows
+    leave `instId` empty; they are keyed `<instFamily>-SWAP` (`BTC-USDT-SWAP`).
+    """
+    return _margin_tiers(_data(body))
+
+
+def _margin_tiers(data: Any) -> dict[str, tuple[MarginTier, ...]]:
+    try:
+        by_inst: dict[str, list[MarginTier]] = {}
+        for row in data:
+            inst_id = row.get("instId") or f"{row.get('instFamily') or row['uly']}-SWAP"
+            by_inst.setdefault(inst_id, []).append(
+                MarginTier(
+                    floor=float(row["minSz"]),
+                    cap=positive(row["maxSz"]),
+                    mmr=float(row["mmr"]),
+                    max_leverage=positive(row["maxLever"]),
+                )
+            )
+        return {inst_id: tuple(sorted(tiers, key=lambda t: t.floor)) for inst_id, tiers in by_inst.items()}
+    except PARSE_ERRORS as exc:
+        raise shape_error(_EXCHANGE, "position-tiers", exc) from None
