@@ -45,7 +45,7 @@ from liqtui.model.margin import (
     okx_liquidation_px_array,
 )
 from liqtui.model.types import TRADE_DTYPE, Exchange, Side
-from liqtui.sim.candles import MINUTE_MS, POSITION_DELTA_DTYPE, CandleStore
+from liqtui.sim.candles import POSITION_DELTA_DTYPE, CandleStore
 from liqtui.sim.contract import (
     InstrumentState,
     MarketStep,
@@ -67,6 +67,8 @@ FUNDING_INTERVAL_MS = 8 * HOUR_MS
 
 COARSE_STEP_MARKET_S = 300.0
 """The market time of one coarse (history, catch-up) step."""
+COARSE_NOISE_PRINTS = 60
+"""A coarse step reports its noise trades as at most this many prints."""
 MAX_LIVE_STEP_MARKET_S = 1.0
 """A live step never covers more market time than this, whatever the speed."""
 LIVE_CATCHUP_MS = 5_000
@@ -84,9 +86,9 @@ INDEX_NOISE = 0.3e-4
 TREND_TAU_S = 600.0
 FUNDING_TAU_S = 1800.0
 CASCADE_TAU_S = 10.0
-CASCADE_START = 30.0
-"""An asset is in a cascade while its recent liquidations (decaying count, 10 s) exceed this."""
-CASCADE_END = 5.0
+CASCADE_START = 0.005
+"""A cascade starts when an asset's recent liquidations (decaying over 10 s) pass this share of its open size."""
+CASCADE_END = 0.001
 MAX_IMPACT_PER_STEP = 0.05
 
 
@@ -117,8 +119,8 @@ class _StepContext:
     """Market seconds in the step."""
     flow_usd: FloatArray
     """Net taker flow per asset (buys positive), quote currency: the next step's price impact."""
-    liquidations: FloatArray
-    """Liquidations per asset in this step."""
+    liquidated_base: FloatArray
+    """Size liquidated per asset in this step, base units (all exchanges)."""
     out: MarketStep | None
     """Where events are reported; None in coarse steps."""
 
@@ -153,9 +155,7 @@ class _Listing:
 
 def _liq_fn(exchange: Exchange, tiers: tuple[MarginTier, ...], ct_val: float) -> LiqPxFn:
     if exchange is Exchange.BINANCE:
-        return lambda side, qty, entry, lev, margin: binance_liquidation_px_array(
-            side, qty, entry, margin, tiers
-        )
+        return lambda side, qty, entry, lev, margin: binance_liquidation_px_array(side, qty, entry, margin, tiers)
     if exchange is Exchange.BYBIT:
         return lambda side, qty, entry, lev, margin: bybit_liquidation_px_array(side, qty, entry, lev, tiers)
     return lambda side, qty, entry, lev, margin: okx_liquidation_px_array(
@@ -196,7 +196,12 @@ class Market:
         self._temp = np.zeros(len(assets))
         self._trend_log = self._log_perm.copy()
         self._fair = np.exp(self._log_perm)
-        self._pending_flow = np.zeros(len(assets))
+        # Price impact not yet applied (log units) and the rate it is released at: a step's flow moves the price
+        # over the next step's length, or `impact_release_s` if longer (books refill, liquidation engines work
+        # through their orders), so a coarse step's impact is not dumped into one live step and cascades unfold
+        # over seconds rather than in one step.
+        self._impact_left = np.zeros(len(assets))
+        self._impact_rate = np.zeros(len(assets))
         self._signal = np.zeros(len(assets))
         self._heat = np.zeros(len(assets))
         self._in_cascade = np.zeros(len(assets), dtype=bool)
@@ -312,18 +317,15 @@ class Market:
         """Every open position's liquidation price (rounded to the tick) and entry notional, per side, summed over
         positions that share a price, ascending by price. Positions that cannot be liquidated are left out."""
         listing = self._listings[key]
-        rows = listing.book.rows
+        book = listing.book
+        side, liq_px = book.column("side"), book.column("liq_px")
+        notional_usd = book.column("qty_base") * book.column("entry_px")
         result: dict[str, Any] = {"instrument": key, "ts_ms": self._now_ms, "mark_px": listing.mark_px}
         for name, sign in (("long", 1), ("short", -1)):
-            mine = rows[(rows["side"] == sign) & (rows["liq_px"] > 0)]
-            px = listing.round_px(mine["liq_px"])
-            levels, inverse = np.unique(px, return_inverse=True)
-            notional = np.bincount(
-                inverse, weights=mine["qty_base"] * mine["entry_px"], minlength=len(levels)
-            )
-            result[name] = [
-                [float(p), float(n)] for p, n in zip(levels.tolist(), notional.tolist(), strict=True)
-            ]
+            mine = (side == sign) & (liq_px > 0)
+            levels, inverse = np.unique(listing.round_px(liq_px[mine]), return_inverse=True)
+            notional = np.bincount(inverse, weights=notional_usd[mine], minlength=len(levels))
+            result[name] = [[float(p), float(n)] for p, n in zip(levels.tolist(), notional.tolist(), strict=True)]
         return result
 
     def klines(self, key: str, interval_ms: int, start_ms: int, end_ms: int, limit: int) -> npt.NDArray[Any]:
@@ -332,9 +334,7 @@ class Market:
         The newest candle is the one still forming."""
         return self._listings[key].candles.klines(interval_ms, start_ms, end_ms, limit)
 
-    def oi_history(
-        self, key: str, period_ms: int, start_ms: int, end_ms: int, limit: int
-    ) -> npt.NDArray[Any]:
+    def oi_history(self, key: str, period_ms: int, start_ms: int, end_ms: int, limit: int) -> npt.NDArray[Any]:
         """Open interest (`SIM_OPEN_INTEREST_DTYPE`: single-sided base units, plus its quote value) at every
         multiple of `period_ms` in [start_ms, end_ms] that has passed, as `klines`."""
         return self._listings[key].candles.open_interest(period_ms, start_ms, end_ms, limit, self._now_ms)
@@ -381,7 +381,7 @@ class Market:
 
     def positions(self, key: str) -> npt.NDArray[Any]:
         """A copy of one instrument's open positions (`POSITION_DTYPE`)."""
-        return self._listings[key].book.rows.copy()
+        return self._listings[key].book.rows
 
     def asset_px(self, asset: str) -> float:
         """The shared (fair) price of an asset."""
@@ -416,9 +416,14 @@ class Market:
         ctx = _StepContext(t0, t1, dt_s, np.zeros(n_assets), np.zeros(n_assets), out)
         for listing in self._listings.values():
             self._step_listing(listing, ctx, paths[listing.asset_index])
-        self._pending_flow = ctx.flow_usd
+        impact = np.clip(self._impact * ctx.flow_usd, -MAX_IMPACT_PER_STEP, MAX_IMPACT_PER_STEP)
+        self._impact_left += impact
+        self._impact_rate = self._impact_left / max(dt_s, self.scenario.market.impact_release_s)
+        open_base = np.zeros(n_assets)
+        for listing in self._listings.values():
+            open_base[listing.asset_index] += listing.book.long_base + listing.book.short_base
         decay = math.exp(-dt_s / CASCADE_TAU_S)
-        self._heat = self._heat * decay + ctx.liquidations
+        self._heat = self._heat * decay + ctx.liquidated_base / np.maximum(open_base, 1e-12)
         starting = (self._heat >= CASCADE_START) & ~self._in_cascade
         self.cascades += int(starting.sum())
         self._in_cascade = (self._in_cascade | starting) & (self._heat >= CASCADE_END)
@@ -433,17 +438,17 @@ class Market:
         sigma = self._daily_vol * self._regimes[self._regime] * math.sqrt(dt_s / n_sub / 86400.0)
         common = rng.standard_normal(n_sub)
         own = rng.standard_normal((n_assets, n_sub))
-        incr = sigma[:, None] * (
-            ASSET_CORRELATION * common[None, :] + math.sqrt(1 - ASSET_CORRELATION**2) * own
-        )
+        incr = sigma[:, None] * (ASSET_CORRELATION * common[None, :] + math.sqrt(1 - ASSET_CORRELATION**2) * own)
         jumps = rng.poisson(self._jump_rate * dt_s / 86400.0)
         for a in np.nonzero(jumps)[0].tolist():
             where = rng.integers(0, n_sub, int(jumps[a]))
             np.add.at(incr[a], where, rng.laplace(0.0, self._jump_size[a], int(jumps[a])))
-        impact = np.clip(self._impact * self._pending_flow, -MAX_IMPACT_PER_STEP, MAX_IMPACT_PER_STEP)
+        due = self._impact_rate * dt_s
+        release = np.where(np.abs(due) >= np.abs(self._impact_left), self._impact_left, due)
+        self._impact_left -= release
         share = market.temporary_impact_share
-        incr[:, 0] += (1 - share) * impact
-        self._temp += share * impact
+        incr += ((1 - share) * release / n_sub)[:, None]
+        self._temp += share * release
         perm_path = self._log_perm[:, None] + np.cumsum(incr, axis=1)
         decay = 0.5 ** (dt_s / n_sub * np.arange(1, n_sub + 1) / market.impact_half_life_s)
         log_path = perm_path + self._temp[:, None] * decay[None, :]
@@ -457,179 +462,176 @@ class Market:
         return np.asarray(np.exp(log_path), dtype=np.float64)
 
     def _step_listing(self, li: _Listing, ctx: _StepContext, fair_path: FloatArray) -> None:
-        rng = self._rng
-        t0, t1, dt_s, flow, out = ctx.t0, ctx.t1, ctx.dt_s, ctx.flow_usd, ctx.out
-        market = self.scenario.market
-        ex = li.exchange
-        a = li.asset_index
-        n_sub = len(fair_path)
-        span = t1 - t0
-        book = li.book
+        mark_path = self._move_mark(li, ctx, fair_path)
+        tape = _Tape(ctx.t0, ctx.t1, len(mark_path))
+        # Liquidations first: the mark crossed their price during the step.
+        crossed = li.book.crossed(float(mark_path.min()), float(mark_path.max()))
+        if len(crossed):
+            gone = li.book.remove(crossed)
+            self._liquidate(li, ctx, tape, gone, _first_crossing(gone, mark_path), mark_path)
+        self._close(li, ctx, tape, mark_path)
+        self._open(li, ctx, tape, mark_path)
+        self._noise(li, ctx, tape, mark_path)
+        self._record(li, ctx, tape)
+        self._drift_funding(li, ctx.dt_s)
 
-        # Index and mark: the shared price times slow, small deviations of this exchange.
-        k_idx = math.exp(-dt_s / INDEX_TAU_S)
-        li.index_dev = (
-            li.index_dev * k_idx + INDEX_NOISE * math.sqrt(1 - k_idx * k_idx) * rng.standard_normal()
-        )
-        k_prem = math.exp(-dt_s / PREMIUM_TAU_S)
+    def _move_mark(self, li: _Listing, ctx: _StepContext, fair_path: FloatArray) -> FloatArray:
+        """The instrument's mark over the step: the shared price times slow, small deviations of the exchange's
+        index basket and of its premium (which leans with funding)."""
+        rng = self._rng
+        market = self.scenario.market
+        k_idx = math.exp(-ctx.dt_s / INDEX_TAU_S)
+        li.index_dev = li.index_dev * k_idx + INDEX_NOISE * math.sqrt(1 - k_idx * k_idx) * rng.standard_normal()
+        k_prem = math.exp(-ctx.dt_s / PREMIUM_TAU_S)
         premium_mean = 0.5 * (li.funding_rate - market.funding_base_rate)
-        li.premium = (
-            premium_mean
-            + (li.premium - premium_mean) * k_prem
-            + ex.basis_bps * 1e-4 * math.sqrt(1 - k_prem * k_prem) * rng.standard_normal()
-        )
+        noise = li.exchange.basis_bps * 1e-4 * math.sqrt(1 - k_prem * k_prem) * rng.standard_normal()
+        li.premium = premium_mean + (li.premium - premium_mean) * k_prem + noise
         index_path = fair_path * (1 + li.index_dev)
         mark_path = index_path * (1 + li.premium)
         li.index_px = float(index_path[-1])
         li.mark_px = float(mark_path[-1])
-        low, high = float(mark_path.min()), float(mark_path.max())
+        return np.asarray(mark_path, dtype=np.float64)
 
-        trade_parts: list[tuple[npt.NDArray[np.int64], FloatArray, FloatArray, npt.NDArray[np.bool_]]] = []
-        delta_parts: list[tuple[npt.NDArray[np.int64], FloatArray, FloatArray]] = []
+    def _liquidate(  # noqa: PLR0917 - one step's pieces, passed on from `_step_listing`
+        self,
+        li: _Listing,
+        ctx: _StepContext,
+        tape: _Tape,
+        gone: npt.NDArray[Any],
+        first: npt.NDArray[np.intp],
+        mark_path: FloatArray,
+    ) -> None:
+        """Reports removed positions as liquidated at the sub-step `first` where the mark crossed their price.
 
-        def stamp(pos: FloatArray) -> npt.NDArray[np.int64]:
-            """Wall-clock times in (t0, t1] for fractions of the step in [0, 1)."""
-            return np.minimum(t0 + 1 + np.floor(pos * span).astype(np.int64), t1)
-
-        # 1. Liquidations: the mark crossed their price during the step.
-        crossed = book.crossed(low, high)
-        if len(crossed):
-            gone = book.remove(crossed)
-            side = gone["side"].astype(np.float64)
-            liq = gone["liq_px"]
-            qty = gone["qty_base"]
-            if n_sub > 1:
-                run_min = np.minimum.accumulate(mark_path)
-                run_max = np.maximum.accumulate(mark_path)
-                first = np.where(
-                    side > 0,
-                    np.searchsorted(-run_min, -liq, side="left"),
-                    np.searchsorted(run_max, liq, side="left"),
+        The order fills a little worse than the crossing price (more so for large orders) and is taker flow that
+        moves the price in the next step.
+        """
+        side = gone["side"].astype(np.float64)
+        liq = gone["liq_px"]
+        qty = gone["qty_base"]
+        ref = mark_path[first]
+        trigger = np.where(side > 0, np.minimum(liq, ref), np.maximum(liq, ref))
+        slip_bps = self.scenario.market.liquidation_slippage_bps * (1 + 0.5 * np.log1p(qty * trigger / 1e5))
+        fill = li.round_px(trigger * (1 - side * slip_bps * 1e-4))
+        bankrupt = li.round_px(gone["bankruptcy_px"])
+        ts = tape.stamp((first + self._rng.random(len(gone))) / tape.n_sub)
+        order = np.argsort(ts, kind="stable")
+        ts, side, qty, fill, bankrupt = ts[order], side[order], qty[order], fill[order], bankrupt[order]
+        a = li.asset_index
+        ctx.flow_usd[a] -= float(np.sum(side * qty * fill))
+        ctx.liquidated_base[a] += float(qty.sum())
+        longs = side > 0
+        c = li.counters
+        c.liquidations += len(gone)
+        c.liquidated_long_base += float(qty[longs].sum())
+        c.liquidated_short_base += float(qty[~longs].sum())
+        tape.add(ts, fill, qty, ~longs, delta_sign=-1.0)
+        if ctx.out is not None:
+            ctx.out.liquidations.setdefault(li.spec.key, []).extend(
+                SimLiquidation(ts_ms=t, side=Side.LONG if s > 0 else Side.SHORT, qty_base=q, bankruptcy_px=b, fill_px=f)
+                for t, s, q, b, f in zip(
+                    ts.tolist(), side.tolist(), qty.tolist(), bankrupt.tolist(), fill.tolist(), strict=True
                 )
-                first = np.minimum(first, n_sub - 1)
-            else:
-                first = np.zeros(len(gone), dtype=np.intp)
-            ref = mark_path[first]
-            trigger = np.where(side > 0, np.minimum(liq, ref), np.maximum(liq, ref))
-            slip = market.liquidation_slippage_bps * 1e-4 * (1 + 0.5 * np.log1p(qty * trigger / 1e5))
-            fill = li.round_px(trigger * (1 - side * slip))
-            bankrupt = li.round_px(gone["bankruptcy_px"])
-            ts = stamp((first + rng.random(len(gone))) / n_sub)
-            order = np.argsort(ts, kind="stable")
-            ts, side, qty, fill, bankrupt = ts[order], side[order], qty[order], fill[order], bankrupt[order]
-            flow[a] -= float(np.sum(side * qty * fill))
-            ctx.liquidations[a] += len(gone)
-            longs = side > 0
-            c = li.counters
-            c.liquidations += len(gone)
-            c.liquidated_long_base += float(qty[longs].sum())
-            c.liquidated_short_base += float(qty[~longs].sum())
-            trade_parts.append((ts, fill, qty, ~longs))
-            delta_parts.append((ts, -np.where(longs, qty, 0.0), -np.where(longs, 0.0, qty)))
-            if out is not None:
-                out.liquidations.setdefault(li.spec.key, []).extend(
-                    SimLiquidation(
-                        ts_ms=t,
-                        side=Side.LONG if s > 0 else Side.SHORT,
-                        qty_base=q,
-                        bankruptcy_px=b,
-                        fill_px=f,
-                    )
-                    for t, s, q, b, f in zip(
-                        ts.tolist(),
-                        side.tolist(),
-                        qty.tolist(),
-                        bankrupt.tolist(),
-                        fill.tolist(),
-                        strict=True,
-                    )
-                )
-
-        # 2. Closes: exponential holding times.
-        activity = li.asset.activity
-        n_open = len(book)
-        n_close = int(rng.poisson(n_open * dt_s / (ex.mean_hold_minutes * 60.0))) if n_open else 0
-        if n_close:
-            picked = np.unique(rng.integers(0, n_open, n_close))
-            gone = book.remove(picked)
-            side = gone["side"].astype(np.float64)
-            qty = gone["qty_base"]
-            pos = rng.random(len(gone))
-            px = li.round_px(mark_path[(pos * n_sub).astype(np.intp)] * (1 - side * HALF_SPREAD))
-            ts = stamp(pos)
-            flow[a] -= float(np.sum(side * qty * px))
-            longs = side > 0
-            li.counters.closed_long_base += float(qty[longs].sum())
-            li.counters.closed_short_base += float(qty[~longs].sum())
-            trade_parts.append((ts, px, qty, ~longs))
-            delta_parts.append((ts, -np.where(longs, qty, 0.0), -np.where(longs, 0.0, qty)))
-
-        # 3. Opens: Poisson arrivals, side tilted by momentum and by the crowded side.
-        n_new = int(rng.poisson(ex.opens_per_s * activity * dt_s))
-        if n_new:
-            total = book.long_base + book.short_base
-            imbalance = (book.long_base - book.short_base) / total if total > 0 else 0.0
-            p_long = 0.5 + 0.5 * ex.momentum * float(self._signal[a])
-            p_long -= 0.5 * self.scenario.traders.funding_aversion * imbalance
-            sides = self._draws.sides(rng, n_new, min(0.95, max(0.05, p_long)))
-            side = sides.astype(np.float64)
-            notional = self._draws.notional_usd(rng, n_new, li.asset.size_scale)
-            leverage = self._draws.leverage(rng, n_new)
-            pos = rng.random(n_new)
-            ref = mark_path[(pos * n_sub).astype(np.intp)]
-            entry = li.round_px(ref * (1 + side * HALF_SPREAD))
-            step_base = li.spec.qty_step * li.unit_base
-            qty = np.maximum(1.0, np.round(notional / entry / step_base)) * step_base
-            leverage = np.minimum(leverage, max_leverage_for(li.spec.tiers, li.tier_size(qty, entry)))
-            margin = qty * entry / leverage
-            rows = np.zeros(n_new, dtype=POSITION_DTYPE)
-            rows["side"] = sides
-            rows["qty_base"] = qty
-            rows["entry_px"] = entry
-            rows["leverage"] = leverage
-            rows["margin_usd"] = margin
-            rows["liq_px"] = li.liq_px(sides, qty, entry, leverage, margin)
-            rows["bankruptcy_px"] = bankruptcy_px_array(side, qty, entry, margin)
-            ts = stamp(pos)
-            rows["opened_ms"] = ts
-            book.add(rows)
-            flow[a] += float(np.sum(side * qty * entry))
-            longs = side > 0
-            c = li.counters
-            c.opened += n_new
-            c.opened_long_base += float(qty[longs].sum())
-            c.opened_short_base += float(qty[~longs].sum())
-            trade_parts.append((ts, entry, qty, longs))
-            delta_parts.append((ts, np.where(longs, qty, 0.0), np.where(longs, 0.0, qty)))
-
-        # 4. Noise: takers that open or close nothing tracked (market makers trading among themselves).
-        n_noise = int(rng.poisson(ex.noise_trades_per_s * activity * dt_s))
-        if n_noise:
-            pos = rng.random(n_noise)
-            buy = rng.random(n_noise) < 0.5
-            sign = np.where(buy, 1.0, -1.0)
-            ref = mark_path[(pos * n_sub).astype(np.intp)]
-            step_base = li.spec.qty_step * li.unit_base
-            usd = (
-                0.25
-                * self.scenario.traders.size_median_usd
-                * li.asset.size_scale
-                * np.exp(rng.standard_normal(n_noise))
             )
-            qty = np.maximum(1.0, np.round(usd / ref / step_base)) * step_base
-            px = li.round_px(ref * (1 + sign * HALF_SPREAD))
-            flow[a] += float(np.sum(sign * qty * px))
-            trade_parts.append((stamp(pos), px, qty, buy))
 
-        # 5. The tape, candles and open interest.
-        trades = np.zeros(sum(len(p[0]) for p in trade_parts), dtype=TRADE_DTYPE)
-        if trade_parts:
-            for name, column in zip(TRADE_DTYPE.names or (), zip(*trade_parts, strict=True), strict=True):
-                trades[name] = np.concatenate(column)
-            trades = trades[np.argsort(trades["ts_ms"], kind="stable")]
+    def _close(self, li: _Listing, ctx: _StepContext, tape: _Tape, mark_path: FloatArray) -> None:
+        """Traders close positions after exponential holding times (a market order each)."""
+        rng = self._rng
+        n_open = len(li.book)
+        if not n_open:
+            return
+        n_close = int(rng.poisson(n_open * ctx.dt_s / (li.exchange.mean_hold_minutes * 60.0)))
+        if not n_close:
+            return
+        gone = li.book.remove(np.unique(rng.integers(0, n_open, n_close)))
+        side = gone["side"].astype(np.float64)
+        qty = gone["qty_base"]
+        pos = rng.random(len(gone))
+        px = li.round_px(mark_path[(pos * tape.n_sub).astype(np.intp)] * (1 - side * HALF_SPREAD))
+        ctx.flow_usd[li.asset_index] -= float(np.sum(side * qty * px))
+        longs = side > 0
+        li.counters.closed_long_base += float(qty[longs].sum())
+        li.counters.closed_short_base += float(qty[~longs].sum())
+        tape.add(tape.stamp(pos), px, qty, ~longs, delta_sign=-1.0)
+
+    def _open(self, li: _Listing, ctx: _StepContext, tape: _Tape, mark_path: FloatArray) -> None:
+        """Traders open positions: Poisson arrivals, heavy-tailed sizes, leverage from the scenario's mix (capped
+        by the tier's maximum), side tilted by momentum and away from the crowded side."""
+        rng = self._rng
+        draws = self._draws
+        book = li.book
+        n_new = int(rng.poisson(li.exchange.opens_per_s * li.asset.activity * ctx.dt_s))
+        if not n_new:
+            return
+        total = book.long_base + book.short_base
+        imbalance = (book.long_base - book.short_base) / total if total > 0 else 0.0
+        p_long = 0.5 + 0.5 * li.exchange.momentum * float(self._signal[li.asset_index])
+        p_long -= 0.5 * self.scenario.traders.funding_aversion * imbalance
+        sides = draws.sides(rng, n_new, min(0.95, max(0.05, p_long)))
+        side = sides.astype(np.float64)
+        notional = draws.notional_usd(rng, n_new, li.asset.size_scale)
+        leverage = draws.leverage(rng, n_new)
+        pos = rng.random(n_new)
+        sub = (pos * tape.n_sub).astype(np.intp)
+        entry = li.round_px(mark_path[sub] * (1 + side * HALF_SPREAD))
+        step_base = li.spec.qty_step * li.unit_base
+        qty = np.maximum(1.0, np.round(notional / entry / step_base)) * step_base
+        leverage = np.minimum(leverage, max_leverage_for(li.spec.tiers, li.tier_size(qty, entry)))
+        margin = qty * entry / leverage
+        rows = np.zeros(n_new, dtype=POSITION_DTYPE)
+        rows["side"] = sides
+        rows["qty_base"] = qty
+        rows["entry_px"] = entry
+        rows["leverage"] = leverage
+        rows["margin_usd"] = margin
+        rows["liq_px"] = li.liq_px(sides, qty, entry, leverage, margin)
+        rows["bankruptcy_px"] = bankruptcy_px_array(side, qty, entry, margin)
+        ts = tape.stamp(pos)
+        rows["opened_ms"] = ts
+        ctx.flow_usd[li.asset_index] += float(np.sum(side * qty * entry))
+        longs = side > 0
+        c = li.counters
+        c.opened += n_new
+        c.opened_long_base += float(qty[longs].sum())
+        c.opened_short_base += float(qty[~longs].sum())
+        tape.add(ts, entry, qty, longs, delta_sign=1.0)
+        if tape.n_sub > 1:
+            # A coarse step: the rest of the step's path may already cross a new position's price.
+            doomed, first = _crossed_after(rows, sub, mark_path)
+            if len(doomed):
+                keep = np.ones(n_new, dtype=bool)
+                keep[doomed] = False
+                self._liquidate(li, ctx, tape, rows[doomed], first, mark_path)
+                rows = rows[keep]
+        book.add(rows)
+
+    def _noise(self, li: _Listing, ctx: _StepContext, tape: _Tape, mark_path: FloatArray) -> None:
+        """Takers that open or close nothing tracked (market makers and arbitrageurs trading among themselves)."""
+        rng = self._rng
+        n_noise = int(rng.poisson(li.exchange.noise_trades_per_s * li.asset.activity * ctx.dt_s))
+        if not n_noise:
+            return
+        # Coarse steps merge noise into fewer, larger prints: the candles' volume is the same, the cost is not.
+        prints = n_noise if ctx.out is not None else min(n_noise, COARSE_NOISE_PRINTS)
+        pos = rng.random(prints)
+        buy = rng.random(prints) < 0.5
+        sign = np.where(buy, 1.0, -1.0)
+        ref = mark_path[(pos * tape.n_sub).astype(np.intp)]
+        step_base = li.spec.qty_step * li.unit_base
+        median_usd = 0.25 * self.scenario.traders.size_median_usd * li.asset.size_scale * (n_noise / prints)
+        usd = median_usd * np.exp(rng.standard_normal(prints))
+        qty = np.maximum(1.0, np.round(usd / ref / step_base)) * step_base
+        px = li.round_px(ref * (1 + sign * HALF_SPREAD))
+        ctx.flow_usd[li.asset_index] += float(np.sum(sign * qty * px))
+        tape.add(tape.stamp(pos), px, qty, buy, delta_sign=0.0)
+
+    def _record(self, li: _Listing, ctx: _StepContext, tape: _Tape) -> None:
+        """Sends the step's trades to the tape (live steps) and to the candles, with the open-size changes."""
+        trades, deltas = tape.arrays()
+        if len(trades):
             li.last_px = float(trades["px"][-1])
-            if out is not None:
-                out.trades.setdefault(li.spec.key, []).extend(
+            if ctx.out is not None:
+                ctx.out.trades.setdefault(li.spec.key, []).extend(
                     SimTrade(ts_ms=t, px=p, qty_base=q, taker_buy=b)
                     for t, p, q, b in zip(
                         trades["ts_ms"].tolist(),
@@ -639,22 +641,100 @@ class Market:
                         strict=True,
                     )
                 )
-        deltas = np.zeros(sum(len(p[0]) for p in delta_parts), dtype=POSITION_DELTA_DTYPE)
-        if delta_parts:
-            for name, column in zip(
-                POSITION_DELTA_DTYPE.names or (), zip(*delta_parts, strict=True), strict=True
-            ):
-                deltas[name] = np.concatenate(column)
-        li.candles.record(t1, trades, deltas)
-        if t1 % MINUTE_MS < span or not len(book):
-            # Once a minute, replace the running sums by exact ones so no rounding drift accumulates.
-            li.candles.set_open(*book.exact_sums())
+        li.candles.record(ctx.t1, trades, deltas)
+        if ctx.t1 % HOUR_MS < ctx.t1 - ctx.t0 or not len(li.book):
+            # Once an hour, replace the running sums by exact ones so no rounding drift accumulates.
+            li.candles.set_open(*li.book.exact_sums())
 
-        # 6. Funding drifts towards what the long/short imbalance says.
+    def _drift_funding(self, li: _Listing, dt_s: float) -> None:
+        """Funding drifts towards what the long/short imbalance says."""
+        market = self.scenario.market
+        book = li.book
         total = book.long_base + book.short_base
         imbalance = (book.long_base - book.short_base) / total if total > 0 else 0.0
         target = market.funding_base_rate + market.funding_per_imbalance * imbalance
         li.funding_rate += (target - li.funding_rate) * -math.expm1(-dt_s / FUNDING_TAU_S)
+
+
+def _first_crossing(gone: npt.NDArray[Any], mark_path: FloatArray) -> npt.NDArray[np.intp]:
+    """For positions the step's mark crossed, the first sub-step at which it did."""
+    if len(mark_path) == 1:
+        return np.zeros(len(gone), dtype=np.intp)
+    run_min = np.minimum.accumulate(mark_path)
+    run_max = np.maximum.accumulate(mark_path)
+    liq = gone["liq_px"]
+    first = np.where(
+        gone["side"] > 0,
+        np.searchsorted(-run_min, -liq, side="left"),
+        np.searchsorted(run_max, liq, side="left"),
+    )
+    return np.minimum(first, len(mark_path) - 1).astype(np.intp)
+
+
+def _crossed_after(
+    rows: npt.NDArray[Any], sub: npt.NDArray[np.intp], mark_path: FloatArray
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Positions opened at sub-step `sub` whose price the rest of the path crosses, and where it first does."""
+    ahead_min = np.append(np.minimum.accumulate(mark_path[::-1])[::-1][1:], np.inf)
+    ahead_max = np.append(np.maximum.accumulate(mark_path[::-1])[::-1][1:], -np.inf)
+    liq = rows["liq_px"]
+    longs = rows["side"] > 0
+    doomed = np.flatnonzero(np.where(longs, ahead_min[sub] <= liq, ahead_max[sub] >= liq))
+    first = np.empty(len(doomed), dtype=np.intp)
+    # Rare (a highly levered position opened just before a large move), so a short loop is fine.
+    for i, row in enumerate(doomed.tolist()):
+        after = mark_path[sub[row] + 1 :]
+        hit = after <= liq[row] if longs[row] else after >= liq[row]
+        first[i] = sub[row] + 1 + int(np.argmax(hit))
+    return doomed, first
+
+
+class _Tape:
+    """One instrument's events in one step, collected as arrays and merged once."""
+
+    __slots__ = ("_deltas", "_trades", "n_sub", "span", "t0", "t1")
+
+    def __init__(self, t0: int, t1: int, n_sub: int) -> None:
+        self.t0 = t0
+        self.t1 = t1
+        self.span = t1 - t0
+        self.n_sub = n_sub
+        """Points of the price path in the step (1 in live steps)."""
+        self._trades: list[tuple[npt.NDArray[np.int64], FloatArray, FloatArray, npt.NDArray[np.bool_]]] = []
+        self._deltas: list[tuple[npt.NDArray[np.int64], FloatArray, FloatArray]] = []
+
+    def stamp(self, pos: FloatArray) -> npt.NDArray[np.int64]:
+        """Wall-clock times in (t0, t1] for fractions of the step in [0, 1)."""
+        return np.minimum(self.t0 + 1 + np.floor(pos * self.span).astype(np.int64), self.t1)
+
+    def add(
+        self,
+        ts: npt.NDArray[np.int64],
+        px: FloatArray,
+        qty: FloatArray,
+        taker_buy: npt.NDArray[np.bool_],
+        delta_sign: float,
+    ) -> None:
+        """Adds trades; `delta_sign` says whether they opened (+1), closed (-1) or left alone (0) positions whose
+        side is long where the taker bought to open or sold to close."""
+        self._trades.append((ts, px, qty, taker_buy))
+        if delta_sign:
+            longs = taker_buy if delta_sign > 0 else ~taker_buy
+            signed = delta_sign * qty
+            self._deltas.append((ts, np.where(longs, signed, 0.0), np.where(longs, 0.0, signed)))
+
+    def arrays(self) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+        """The trades (`TRADE_DTYPE`, by time) and open-size changes (`POSITION_DELTA_DTYPE`)."""
+        trades = np.zeros(sum(len(p[0]) for p in self._trades), dtype=TRADE_DTYPE)
+        if self._trades:
+            for name, column in zip(TRADE_DTYPE.names or (), zip(*self._trades, strict=True), strict=True):
+                trades[name] = np.concatenate(column)
+            trades = trades[np.argsort(trades["ts_ms"], kind="stable")]
+        deltas = np.zeros(sum(len(p[0]) for p in self._deltas), dtype=POSITION_DELTA_DTYPE)
+        if self._deltas:
+            for name, column in zip(POSITION_DELTA_DTYPE.names or (), zip(*self._deltas, strict=True), strict=True):
+                deltas[name] = np.concatenate(column)
+        return trades, deltas
 
 
 def create_market(scenario: Scenario, seed: int | None, now_ms: int, speed: float | None = None) -> SimMarket:

@@ -111,6 +111,8 @@ class MarketSpec:
     """The share of a flow's price impact that fades again (the rest is permanent)."""
     impact_half_life_s: float = _num(300.0, gt=0)
     """How fast the temporary part of price impact fades."""
+    impact_release_s: float = _num(3.0, ge=0)
+    """Flow moves the price over at least this many seconds (how fast a cascade can run)."""
     funding_base_rate: float = _num(0.0001, ge=-0.01, le=0.01)
     """The funding rate of a balanced market (0.0001 is 0.01 % per 8 hours)."""
     funding_per_imbalance: float = _num(0.002, ge=0, le=0.05)
@@ -130,7 +132,7 @@ def _default_assets() -> tuple[AssetSpec, ...]:
             daily_vol=0.025,
             jump_rate_per_day=2.0,
             jump_size=0.008,
-            impact_bps_per_musd=1.5,
+            impact_bps_per_musd=1.0,
             activity=1.0,
             size_scale=1.5,
         ),
@@ -143,7 +145,7 @@ def _default_assets() -> tuple[AssetSpec, ...]:
             daily_vol=0.035,
             jump_rate_per_day=2.0,
             jump_size=0.01,
-            impact_bps_per_musd=3.0,
+            impact_bps_per_musd=2.0,
             activity=0.7,
             size_scale=1.0,
         ),
@@ -156,7 +158,7 @@ def _default_assets() -> tuple[AssetSpec, ...]:
             daily_vol=0.05,
             jump_rate_per_day=3.0,
             jump_size=0.015,
-            impact_bps_per_musd=8.0,
+            impact_bps_per_musd=5.0,
             activity=0.5,
             size_scale=0.6,
         ),
@@ -324,11 +326,7 @@ class _Reader:
         for key, raw in table.items():
             if key not in specs:
                 close = difflib.get_close_matches(key, known, n=1)
-                hint = (
-                    f"; did you mean '{prefix}{close[0]}'?"
-                    if close
-                    else f" (known keys: {', '.join(known)})."
-                )
+                hint = f"; did you mean '{prefix}{close[0]}'?" if close else f" (known keys: {', '.join(known)})."
                 raise self.fail(f"unknown key '{prefix}{key}'{hint}")
             spec = specs[key]
             values[key] = self.convert(raw, str(spec.type), f"{prefix}{key}", spec.metadata)
@@ -411,8 +409,6 @@ def _check_consistency(scenario: Scenario, source: str) -> None:
             if asset_name not in asset_names:
                 close = difflib.get_close_matches(asset_name, asset_names, n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else f" (defined: {', '.join(asset_names)})."
-                raise fail(
-                    f"'exchanges.{exchange.name}.assets' names an undefined asset '{asset_name}'{hint}"
-                )
+                raise fail(f"'exchanges.{exchange.name}.assets' names an undefined asset '{asset_name}'{hint}")
         if len(set(exchange.assets)) != len(exchange.assets):
             raise fail(f"'exchanges.{exchange.name}.assets' lists an asset twice.")

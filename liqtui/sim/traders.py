@@ -29,16 +29,21 @@ and when it was opened (wall-clock ms)."""
 
 
 class PositionBook:
-    """The open positions of one instrument, in one structured array that grows as needed.
+    """The open positions of one instrument, as one contiguous numpy column per `POSITION_DTYPE` field.
 
-    Removal moves rows from the end into the holes, so it costs the number of removed rows, not the book's size.
-    `long_base` and `short_base` are kept as running sums of open size per side.
+    Columns rather than one structured array because the hot scans (liquidation crossings, sums) read one or two
+    fields of every row, and a contiguous column is several times faster to scan than a strided field. Removal
+    moves rows from the end into the holes, so it costs the number of removed rows, not the book's size.
+    `long_base` and `short_base` are running sums of open size per side.
     """
 
-    __slots__ = ("_n", "_rows", "long_base", "max_long_liq_px", "min_short_liq_px", "short_base")
+    __slots__ = ("_cols", "_n", "long_base", "max_long_liq_px", "min_short_liq_px", "short_base")
 
     def __init__(self, capacity: int = 4096) -> None:
-        self._rows: npt.NDArray[Any] = np.zeros(capacity, dtype=POSITION_DTYPE)
+        self._cols: dict[str, npt.NDArray[Any]] = {
+            name: np.zeros(capacity, dtype=POSITION_DTYPE.fields[name][0])  # type: ignore[index]
+            for name in POSITION_DTYPE.names or ()
+        }
         self._n = 0
         self.long_base = 0.0
         """Open long size, base units."""
@@ -52,24 +57,33 @@ class PositionBook:
     def __len__(self) -> int:
         return self._n
 
+    def column(self, name: str) -> npt.NDArray[Any]:
+        """One field of the open positions (a view, valid until the next change)."""
+        return self._cols[name][: self._n]
+
     @property
     def rows(self) -> npt.NDArray[Any]:
-        """The open positions (a view, valid until the next change)."""
-        return self._rows[: self._n]
+        """The open positions as a `POSITION_DTYPE` array (a copy)."""
+        rows = np.zeros(self._n, dtype=POSITION_DTYPE)
+        for name, col in self._cols.items():
+            rows[name] = col[: self._n]
+        return rows
 
     def add(self, new: npt.NDArray[Any]) -> None:
         """Opens positions (rows of `POSITION_DTYPE`)."""
         count = len(new)
         if not count:
             return
-        if self._n + count > len(self._rows):
-            size = len(self._rows)
-            while size < self._n + count:
-                size *= 2
-            grown = np.zeros(size, dtype=POSITION_DTYPE)
-            grown[: self._n] = self._rows[: self._n]
-            self._rows = grown
-        self._rows[self._n : self._n + count] = new
+        capacity = len(self._cols["side"])
+        if self._n + count > capacity:
+            while capacity < self._n + count:
+                capacity *= 2
+            for name, col in self._cols.items():
+                grown = np.zeros(capacity, dtype=col.dtype)
+                grown[: self._n] = col[: self._n]
+                self._cols[name] = grown
+        for name, col in self._cols.items():
+            col[self._n : self._n + count] = new[name]
         self._n += count
         longs = new["side"] > 0
         self.long_base += float(new["qty_base"][longs].sum())
@@ -80,17 +94,19 @@ class PositionBook:
             self.min_short_liq_px = min(self.min_short_liq_px, float(new["liq_px"][~longs].min()))
 
     def remove(self, index: npt.NDArray[np.intp]) -> npt.NDArray[Any]:
-        """Closes the positions at `index` (unique, any order) and returns them (a copy)."""
+        """Closes the positions at `index` (unique, any order) and returns them (`POSITION_DTYPE`)."""
+        removed = np.zeros(len(index), dtype=POSITION_DTYPE)
         if not len(index):
-            return np.zeros(0, dtype=POSITION_DTYPE)
+            return removed
         index = np.sort(index)
-        removed = self._rows[index].copy()
         new_n = self._n - len(index)
         holes = index[index < new_n]
         tail = np.ones(self._n - new_n, dtype=bool)
         tail[index[index >= new_n] - new_n] = False
         movers = np.nonzero(tail)[0] + new_n
-        self._rows[holes] = self._rows[movers]
+        for name, col in self._cols.items():
+            removed[name] = col[index]
+            col[holes] = col[movers]
         self._n = new_n
         longs = removed["side"] > 0
         self.long_base -= float(removed["qty_base"][longs].sum())
@@ -100,30 +116,24 @@ class PositionBook:
         return removed
 
     def crossed(self, low_px: float, high_px: float) -> npt.NDArray[np.intp]:
-        """The positions a mark price that ranged over [low_px, high_px] liquidates: longs whose liquidation price
-        is at or above the low, shorts whose liquidation price is at or below the high."""
+        """The positions a mark price that ranged over [low_px, high_px] liquidates: longs whose liquidation
+        price is at or above the low, shorts whose liquidation price is at or below the high."""
         if low_px > self.max_long_liq_px and high_px < self.min_short_liq_px:
             return np.zeros(0, dtype=np.intp)
-        rows = self.rows
-        side = rows["side"]
-        liq = rows["liq_px"]
-        longs = side > 0
+        longs = self.column("side") > 0
+        liq = self.column("liq_px")
         hit = np.where(longs, liq >= low_px, liq <= high_px)
-        index = np.nonzero(hit)[0]
         # Refresh the bounds over the survivors so quiet steps skip the scan again.
-        survivors = ~hit
-        long_liq = liq[longs & survivors]
-        short_liq = liq[~longs & survivors]
-        self.max_long_liq_px = float(long_liq.max()) if len(long_liq) else -np.inf
-        self.min_short_liq_px = float(short_liq.min()) if len(short_liq) else np.inf
-        return index
+        self.max_long_liq_px = float(np.where(longs & ~hit, liq, -np.inf).max(initial=-np.inf))
+        self.min_short_liq_px = float(np.where(~longs & ~hit, liq, np.inf).min(initial=np.inf))
+        return np.flatnonzero(hit)
 
     def exact_sums(self) -> tuple[float, float]:
         """Open long and short size recomputed from the rows (also resets the running sums to them)."""
-        rows = self.rows
-        longs = rows["side"] > 0
-        self.long_base = float(rows["qty_base"][longs].sum())
-        self.short_base = float(rows["qty_base"][~longs].sum())
+        longs = self.column("side") > 0
+        qty = self.column("qty_base")
+        self.long_base = float(np.sum(qty, where=longs))
+        self.short_base = float(np.sum(qty, where=~longs))
         return self.long_base, self.short_base
 
 
