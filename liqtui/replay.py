@@ -74,16 +74,18 @@ def open_recording(path: str | os.PathLike[str]) -> io.BufferedIOBase:
     except OSError as error:
         raise _describe_path_error(name, error) from None
     stream: io.BufferedIOBase = raw
+    compressed = False
     try:
-        if raw.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC:
-            raw.seek(0)
+        compressed = raw.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
+        raw.seek(0)
+        if compressed:
             stream = gzip.GzipFile(fileobj=raw, mode="rb")
-        stream.seek(0)
         start = stream.read(_SNIFF_BYTES)
         stream.seek(0)
     except (OSError, EOFError, zlib.error) as error:
         raw.close()
-        raise RecordingError(f"{name} is not a readable recording: {error}.") from None
+        what = "a gzip file that cannot be decompressed" if compressed else "not a readable recording"
+        raise RecordingError(f"{name} is {what} ({error}).") from None
     # JSON text never holds a raw NUL byte (it must be escaped), so one in the first block means a binary file.
     if b"\x00" in start:
         raw.close()
@@ -144,9 +146,9 @@ class RecordingReader:
                 if found or non_empty >= SNIFF_LINES:
                     break
         if non_empty and not found:
+            which = "its first line is not" if non_empty == 1 else f"none of its first {non_empty} lines is"
             raise RecordingError(
-                f"{self.path} is not a liqtui recording: none of its first {non_empty} lines is a JSON object "
-                "with recv_ns, exchange, url and frame."
+                f"{self.path} is not a liqtui recording: {which} a JSON object with recv_ns, exchange, url and frame."
             )
         if self.truncated and not found:
             raise RecordingError(f"{self.path} is not a readable recording: {self.truncated}.")

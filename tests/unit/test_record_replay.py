@@ -421,7 +421,7 @@ def test_json_that_is_not_records_is_refused(
 def test_a_corrupt_gzip_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "broken.jsonl.gz"
     path.write_bytes(b"\x1f\x8b\x08\x00garbage that is not deflate data" * 4)
-    _assert_refused(path, capsys)
+    _assert_refused(path, capsys, "gzip", "broken.jsonl.gz")
 
 
 def test_an_unreadable_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
