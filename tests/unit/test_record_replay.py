@@ -435,6 +435,11 @@ def test_an_unreadable_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFix
         path.chmod(0o600)
 
 
+def test_a_path_through_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "plain-file").write_text("x", encoding="utf-8")
+    _assert_refused(tmp_path / "plain-file" / "rec.jsonl", capsys, "Cannot read", "rec.jsonl")
+
+
 def test_an_empty_recording_is_a_session_without_frames(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "empty.jsonl.gz"
     Recorder(path).close()
