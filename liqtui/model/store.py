@@ -282,7 +282,7 @@ class MarketStore:
         return self._instruments.get(key)
 
     def instruments(self) -> list[str]:
-        """The names of every instrument that has data, in the order they first had some."""
+        """The names of every instrument that has data (or was `ensure`d), in the order they first appeared."""
         return list(self._instruments)
 
     def ensure(self, exchange: Exchange, symbol: str) -> InstrumentData:
