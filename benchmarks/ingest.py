@@ -1,16 +1,18 @@
-"""Ingest throughput: frames per second through parse + store, next to bare `orjson.loads` on the same frames.
+"""Ingest throughput: frames per second through parse + store, next to bare `orjson.loads` on the same
+frames.
 
-The frames are a realistic live mix of all three exchanges' 2026 layouts, generated from the real frames' shapes
-with varied numbers and symbols: about 85 % trades, 10 % mark price / ticker, 3 % open interest and 2 %
-liquidations. Three ways through them are timed in the same run, alternating, several times:
+The frames are a realistic live mix of all three exchanges' 2026 layouts, generated from the real frames'
+shapes with varied numbers and symbols: about 85 % trades, 10 % mark price / ticker, 3 % open interest and 2 %
+liquidations. The ways through them are timed in the same run, alternating, several times:
 
 - `orjson.loads`: the JSON decode alone, the floor any pipeline pays;
-- `parse + store (batched)`: what the feed runner does, per connection: `parser.parse(frame, batch)`, count the
-  frame's kind, and every `--batch` frames `store.apply(...)` the batch and add the counts to the feed status;
-- `parse + store (per frame)`: the naive pipeline, `store.apply` after every frame.
+- `parse + store (batched)`: what the feed runner does, per connection: `parser.parse(frame, batch)`, count
+  the frame's kind, and every `--batch` frames `store.apply(...)` the batch and add the counts to the status;
+- `parse + store (per frame)`: the naive pipeline, `store.apply` after every frame;
+- `parse only (no store)`: the parsers alone, the batch cleared instead of applied.
 
-Target (the issue): the batched pipeline runs at least 0.5x the speed of bare `orjson.loads`; a naive per-frame
-pipeline reaches about 0.4x. `--profile` prints where the batched pipeline's time goes.
+Target (the issue): the batched pipeline runs at least 0.5x the speed of bare `orjson.loads`; a naive
+per-frame pipeline reaches about 0.4x. `--profile` prints where the batched pipeline's time goes.
 
 Usage: `python benchmarks/ingest.py [--frames N] [--repeat R] [--batch B] [--seed S] [--profile]`
 """
@@ -304,7 +306,9 @@ class FrameMaker:
                     "ts": str(ts_ms),
                 }
             ]
-            return orjson.dumps({"arg": {"channel": "open-interest", "instId": inst_id}, "data": data}).decode()
+            return orjson.dumps(
+                {"arg": {"channel": "open-interest", "instId": inst_id}, "data": data}
+            ).decode()
         position = self.rng.choice(("long", "short"))
         detail = {
             "bkLoss": "0",
@@ -323,7 +327,9 @@ class FrameMaker:
             "instType": "SWAP",
             "uly": family,
         }
-        return orjson.dumps({"arg": {"channel": "liquidation-orders", "instType": "SWAP"}, "data": [entry]}).decode()
+        return orjson.dumps(
+            {"arg": {"channel": "liquidation-orders", "instType": "SWAP"}, "data": [entry]}
+        ).decode()
 
 
 Frame = tuple[Exchange, str]
@@ -459,7 +465,9 @@ def describe_mix(frames: list[Frame]) -> str:
         by_exchange[exchange] += 1
         if "aggTrade" in frame[:40] or "publicTrade" in frame[:30] or '"trades"' in frame[:30]:
             by_kind["trade"] += 1
-        elif "forceOrder" in frame[:40] or "allLiquidation" in frame[:30] or "liquidation-orders" in frame[:40]:
+        elif (
+            "forceOrder" in frame[:40] or "allLiquidation" in frame[:30] or "liquidation-orders" in frame[:40]
+        ):
             by_kind["liquidation"] += 1
         elif "open-interest" in frame[:40] or "singleOpenInterest" in frame:
             by_kind["oi"] += 1
@@ -473,7 +481,7 @@ def describe_mix(frames: list[Frame]) -> str:
 
 
 def print_breakdown(frames: list[Frame], pipeline: Pipeline, batch_frames: int) -> None:
-    """Per exchange: microseconds per frame in orjson.loads, in the parser (loads included), and in the store."""
+    """Per exchange, microseconds per frame: orjson.loads, the parser (loads included), the store."""
     print("\nper exchange, microseconds per frame (best of 3):")
     print(f"{'':<10} {'frames':>8} {'loads':>8} {'parse':>8} {'parse - loads':>14} {'store.apply':>12}")
     for exchange in Exchange:
@@ -508,7 +516,9 @@ def print_breakdown(frames: list[Frame], pipeline: Pipeline, batch_frames: int) 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, default=200_000, help="frames in the mix (default 200,000)")
     parser.add_argument("--repeat", type=int, default=5, help="timed repetitions of each way (default 5)")
     parser.add_argument("--batch", type=int, default=256, help="frames per store.apply (default 256)")
@@ -522,7 +532,11 @@ def main() -> int:
     # One warm-up pass each: the parsers learn their symbols and the store allocates its rings, as in a live
     # session after its first seconds. The timed passes reuse them: the steady state.
     batched, naive, parse_only = Pipeline(), Pipeline(), Pipeline()
-    batched_frames, naive_frames, parse_frames = batched.tag(frames), naive.tag(frames), parse_only.tag(frames)
+    batched_frames, naive_frames, parse_frames = (
+        batched.tag(frames),
+        naive.tag(frames),
+        parse_only.tag(frames),
+    )
     run_loads(frames)
     batched.run(batched_frames, args.batch)
     naive.run(naive_frames[: len(frames) // 10], 1)

@@ -1,15 +1,15 @@
 """`Recorder`: writes every frame received to a recording (design §7.5), for `liqtui replay`.
 
 The format is JSON Lines, one object per frame in the order received:
-`{"recv_ns": int, "exchange": "binance"|"bybit"|"okx", "url": str, "frame": str}`, gzip-compressed when the file
-name ends in `.gz`. `recv_ns` is wall-clock epoch nanoseconds at receipt, `url` the websocket or REST URL the
-frame came from, `frame` its text exactly as received. Exchanges send text frames; a frame that arrives as bytes
-is decoded as UTF-8, with undecodable bytes replaced by U+FFFD (so the line stays valid JSON; replay then counts
-such a frame as bad, as the live parser would have).
+`{"recv_ns": int, "exchange": "binance"|"bybit"|"okx", "url": str, "frame": str}`, gzip-compressed when the
+file name ends in `.gz`. `recv_ns` is wall-clock epoch nanoseconds at receipt, `url` the websocket or REST URL
+the frame came from, `frame` its text exactly as received. Exchanges send text frames; a frame that arrives as
+bytes is decoded as UTF-8, with undecodable bytes replaced by U+FFFD (so the line stays valid JSON; replay
+then counts such a frame as bad, as the live parser would have).
 
-Recording sits on the ingest hot path, so `write` only appends an encoded line to a list; the lines reach the file
-in one write when the buffer holds `flush_lines` lines or `flush_bytes` bytes, or when the owner calls `flush()`
-on its timer. No frame costs a system call of its own.
+Recording sits on the ingest hot path, so `write` only appends an encoded line to a list; the lines reach the
+file in one write when the buffer holds `flush_lines` lines or `flush_bytes` bytes, or when the owner calls
+`flush()` on its timer. No frame costs a system call of its own.
 """
 
 from __future__ import annotations
@@ -74,7 +74,9 @@ class Recorder:
         self._flush_lines = max(1, flush_lines)
         self._flush_bytes = max(1, flush_bytes)
 
-    def write(self, exchange: Exchange | str, url: str, frame: str | bytes, recv_ns: int | None = None) -> None:
+    def write(
+        self, exchange: Exchange | str, url: str, frame: str | bytes, recv_ns: int | None = None
+    ) -> None:
         """Record one frame as received from `url` (at `recv_ns`, wall-clock epoch ns; default now)."""
         if self._file is None:
             raise ValueError(f"the recording {self.path} is closed")
@@ -100,7 +102,7 @@ class Recorder:
             self.flush()
 
     def flush(self) -> None:
-        """Write the buffered lines to the file (call it on a timer so a quiet feed still reaches the disk)."""
+        """Write the buffered lines to the file (call it on a timer: a quiet feed reaches the disk too)."""
         if self._file is None or not self._lines:
             return
         data = b"".join(self._lines)
@@ -110,7 +112,9 @@ class Recorder:
             self._file.write(data)
             self._file.flush()
         except OSError as error:
-            raise RecordingError(f"Cannot write the recording {self.path}: {error.strerror or error}.") from None
+            raise RecordingError(
+                f"Cannot write the recording {self.path}: {error.strerror or error}."
+            ) from None
 
     def close(self) -> None:
         """Write what is buffered and close the file (a gzip file gets its end marker). Safe to call twice."""

@@ -1,16 +1,16 @@
 """`liqtui replay FILE [--speed X] [--summary]`: a recording (design §7.5) through the live parsers and store.
 
-Each record goes to its exchange's parser exactly as the live feed would hand it over (`parse` for a websocket
-URL, `parse_rest` for an HTTP one), the events collect in one `EventBatch` per exchange, and the batches are
-applied to a `MarketStore` every `BATCH_FRAMES` records, as the feed runner does. `--speed X` keeps the recorded
-pacing, X times faster; without it the file is read as fast as possible. `--summary` prints the JSON of design
-§7.2; otherwise a short table.
+Each record goes to its exchange's parser exactly as the live feed would hand it over (`parse` for a
+websocket URL, `parse_rest` for an HTTP one), the events collect in one `EventBatch` per exchange, and the
+batches are applied to a `MarketStore` every `BATCH_FRAMES` records, as the feed runner does. `--speed X`
+keeps the recorded pacing, X times faster; without it the file is read as fast as possible. `--summary`
+prints the JSON of design §7.2; otherwise a short table.
 
-What is and is not a recording: a missing, unreadable or directory path, a binary file, or a file none of whose
-first `SNIFF_LINES` non-empty lines is a record is refused with a `RecordingError`. An empty file is a recording
-of no frames (a session that received nothing). Inside a recording, a line that is not a record counts as a bad
-frame, like a frame the parser cannot read, and the replay goes on. A gzip file that ends abruptly (the recording
-process was killed) is replayed up to where it ends, with a warning.
+What is and is not a recording: a missing, unreadable or directory path, a binary file, or a file none of
+whose first `SNIFF_LINES` non-empty lines is a record is refused with a `RecordingError`. An empty file is a
+recording of no frames (a session that received nothing). Inside a recording, a line that is not a record
+counts as a bad frame, like a frame the parser cannot read, and the replay goes on. A gzip file that ends
+abruptly (the recording process was killed) is replayed up to where it ends, with a warning.
 """
 
 from __future__ import annotations
@@ -86,10 +86,12 @@ def open_recording(path: str | os.PathLike[str]) -> io.BufferedIOBase:
         raw.close()
         what = "a gzip file that cannot be decompressed" if compressed else "not a readable recording"
         raise RecordingError(f"{name} is {what} ({error}).") from None
-    # JSON text never holds a raw NUL byte (it must be escaped), so one in the first block means a binary file.
+    # JSON text never holds a raw NUL byte (it must be escaped): one in the first block means a binary file.
     if b"\x00" in start:
         raw.close()
-        raise RecordingError(f"{name} is a binary file, not a liqtui recording (JSON Lines, optionally gzipped).")
+        raise RecordingError(
+            f"{name} is a binary file, not a liqtui recording (JSON Lines, optionally gzipped)."
+        )
     return stream
 
 
@@ -148,13 +150,14 @@ class RecordingReader:
         if non_empty and not found:
             which = "its first line is not" if non_empty == 1 else f"none of its first {non_empty} lines is"
             raise RecordingError(
-                f"{self.path} is not a liqtui recording: {which} a JSON object with recv_ns, exchange, url and frame."
+                f"{self.path} is not a liqtui recording: {which} a JSON object with recv_ns, exchange, url "
+                "and frame."
             )
         if self.truncated and not found:
             raise RecordingError(f"{self.path} is not a readable recording: {self.truncated}.")
 
     def _lines(self) -> Iterator[bytes]:
-        """Raw lines of the file; an over-long line comes back as its first `MAX_LINE_BYTES` bytes (not JSON)."""
+        """Raw lines of the file; an over-long line comes back cut at `MAX_LINE_BYTES` (so not JSON)."""
         stream = self._stream
         if stream is None:
             return
@@ -219,7 +222,7 @@ def _frame_kind(parser: Parser, url: str, frame: str, batch: EventBatch) -> Fram
         try:
             return parser.parse_rest(url, frame, batch)
         except LiqtuiError as error:
-            # The protocol says parsers never raise; a REST body the parser refuses in words is still just bad.
+            # Parsers should never raise; a REST body a parser refuses in words is still just a bad frame.
             parser.reason = str(error)
             return FrameKind.BAD
     parser.reason = f"the record's URL {url[:80]!r} is neither a websocket nor an HTTP URL"
@@ -236,8 +239,8 @@ def replay(
 ) -> ReplayResult:
     """Feed a recording through fresh parsers into `store` (a new one by default) and count its frames.
 
-    With `speed`, records are released at their recorded pace divided by `speed` (`sleep` waits); without it, as
-    fast as they can be read. RecordingError if the file is not a recording.
+    With `speed`, records are released at their recorded pace divided by `speed` (`sleep` waits); without
+    it, as fast as they can be read. RecordingError if the file is not a recording.
     """
     result = ReplayResult(store=store if store is not None else MarketStore())
     reader = RecordingReader.open(path)
@@ -345,8 +348,8 @@ def format_table(result: ReplayResult) -> str:
         f"{result.unresolved_frames} unresolved"
     ]
     header = (
-        f"{'instrument':<24} {'mark':>14} {'open interest':>16} {'trades':>8} {'buy qty':>14} {'sell qty':>14}"
-        f" {'long liq':>8} {'long $':>14} {'short liq':>9} {'short $':>14}"
+        f"{'instrument':<24} {'mark':>14} {'open interest':>16} {'trades':>8} {'buy qty':>14}"
+        f" {'sell qty':>14} {'long liq':>8} {'long $':>14} {'short liq':>9} {'short $':>14}"
     )
     lines += ["", header, "-" * len(header)]
     for key in sorted(result.store.instruments()):
@@ -371,7 +374,9 @@ def run_replay_command(args: argparse.Namespace) -> int:
     """`liqtui replay`: replay `args.file`, print the summary JSON or the table; 0 on success."""
     result = replay(args.file, speed=args.speed)
     if result.truncated:
-        print(f"liqtui: warning: {args.file}: {result.truncated}; replayed what came before.", file=sys.stderr)
+        print(
+            f"liqtui: warning: {args.file}: {result.truncated}; replayed what came before.", file=sys.stderr
+        )
     if args.summary:
         out = orjson.dumps(summary(result), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
         sys.stdout.write(out.decode("utf-8"))

@@ -10,7 +10,7 @@ from liqtui.model.types import Exchange
 
 
 def parser_for(exchange: Exchange) -> Parser:
-    """A new parser for the exchange's wire format (each connection or replay needs its own: parsers hold state)."""
+    """A new parser for the exchange's wire format (parsers hold state: each connection needs its own)."""
     if exchange is Exchange.BINANCE:
         return BinanceParser()
     if exchange is Exchange.BYBIT:

@@ -78,8 +78,8 @@ class RingBuffer:
     def extend_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Append row tuples (oldest first), converted by numpy straight into the ring's memory.
 
-        The same as `extend(np.array(rows, dtype))` without the intermediate array: the store's hot path, where
-        a batch brings a handful of rows per symbol and the fixed cost of a temporary array would dominate.
+        The same as `extend(np.array(rows, dtype))` without the intermediate array: the store's hot path,
+        where a batch brings a handful of rows per symbol and a temporary array's fixed cost would dominate.
         """
         n = len(rows)
         if n == 0:

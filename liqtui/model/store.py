@@ -138,9 +138,9 @@ class InstrumentData:
         self.last_update_monotonic: float | None = None
         """`time.monotonic()` when events for it were last applied (for "data age" on screen)."""
 
-    # The appenders below run for every symbol of every batch: each writes the rows straight into its ring (one
-    # numpy conversion, no temporary array) and moves the totals in one pass over the few rows a batch brings,
-    # which costs less than the fixed overhead of numpy reductions on such short arrays.
+    # The appenders below run for every symbol of every batch: each writes the rows straight into its ring
+    # (one numpy conversion, no temporary array) and moves the totals in one pass over the few rows a batch
+    # brings, which costs less than the fixed overhead of numpy reductions on such short arrays.
 
     def _add_trades(self, rows: list[TradeRow]) -> None:
         self.trades.extend_rows(rows)
@@ -282,7 +282,7 @@ class MarketStore:
         return self._instruments.get(key)
 
     def instruments(self) -> list[str]:
-        """The names of every instrument that has data (or was `ensure`d), in the order they first appeared."""
+        """The names of the instruments that have data (or were `ensure`d), in order of appearance."""
         return list(self._instruments)
 
     def ensure(self, exchange: Exchange, symbol: str) -> InstrumentData:

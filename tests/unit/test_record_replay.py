@@ -32,7 +32,12 @@ WS_URLS = {
 
 OKX_INSTRUMENTS_URL = "https://www.okx.com/api/v5/public/instruments?instType=SWAP"
 
-OKX_CONTRACT_SIZES = {"BTC-USDT-SWAP": 0.01, "CELO-USDT-SWAP": 10.0, "LA-USDT-SWAP": 1.0, "WNCG-USDT-SWAP": 1.0}
+OKX_CONTRACT_SIZES = {
+    "BTC-USDT-SWAP": 0.01,
+    "CELO-USDT-SWAP": 10.0,
+    "LA-USDT-SWAP": 1.0,
+    "WNCG-USDT-SWAP": 1.0,
+}
 """ctVal of the OKX swaps in the fixtures (ctMult 1), as the recording's instrument table gives them."""
 
 
@@ -90,7 +95,7 @@ def _records(*, with_okx_table: bool = True) -> list[dict[str, Any]]:
 
 
 def _write(path: Path, records: list[dict[str, Any]], extra_lines: dict[int, str] | None = None) -> Path:
-    """Write records as JSON Lines (gzip if the name ends in .gz); `extra_lines` inserts raw lines by index."""
+    """Write records as JSON Lines (gzip if named .gz); `extra_lines` inserts raw lines by index."""
     lines = [json.dumps(r) for r in records]
     for index, text in sorted((extra_lines or {}).items(), reverse=True):
         lines.insert(index, text)
@@ -176,7 +181,9 @@ class _Expected:
         elif channel == "allLiquidation":
             for row in data:
                 # S is the POSITION's side: Buy means a long was liquidated. Notional v × p.
-                self.liquidation(key, "long" if row["S"] == "Buy" else "short", float(row["p"]), float(row["v"]))
+                self.liquidation(
+                    key, "long" if row["S"] == "Buy" else "short", float(row["p"]), float(row["v"])
+                )
         elif channel == "liquidation":
             side = "long" if data["side"] == "Buy" else "short"
             self.liquidation(key, side, float(data["price"]), float(data["size"]))
@@ -363,7 +370,12 @@ def test_garbage_lines_inside_a_recording_are_bad_frames_not_fatal(
     path = _write(tmp_path / "rec.jsonl", records, garbage)
     # One good record whose frame is garbage: the parser's BAD, counted the same way.
     with path.open("a", encoding="utf-8") as file:
-        bad = {"recv_ns": 2_000_000_000_000_000_000, "exchange": "bybit", "url": WS_URLS["bybit"], "frame": "{"}
+        bad = {
+            "recv_ns": 2_000_000_000_000_000_000,
+            "exchange": "bybit",
+            "url": WS_URLS["bybit"],
+            "frame": "{",
+        }
         file.write(json.dumps(bad) + "\n\n")
     expected = _expected(records, okx_sizes=OKX_CONTRACT_SIZES)
     expected["frames"] += len(garbage) + 1
@@ -382,7 +394,9 @@ def _assert_refused(path: Path, capsys: pytest.CaptureFixture[str], *words: str)
         assert word in message
 
 
-def test_a_missing_file_is_refused_in_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_file_is_refused_in_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _assert_refused(tmp_path / "nope.jsonl", capsys, "does not exist", "nope.jsonl")
 
 
@@ -440,7 +454,9 @@ def test_a_path_through_a_file_is_refused(tmp_path: Path, capsys: pytest.Capture
     _assert_refused(tmp_path / "plain-file" / "rec.jsonl", capsys, "Cannot read", "rec.jsonl")
 
 
-def test_an_empty_recording_is_a_session_without_frames(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_empty_recording_is_a_session_without_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "empty.jsonl.gz"
     Recorder(path).close()
     assert _summary(path, capsys) == {
@@ -452,7 +468,9 @@ def test_an_empty_recording_is_a_session_without_frames(tmp_path: Path, capsys: 
     }
 
 
-def test_a_cut_off_gzip_recording_replays_what_it_has(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_cut_off_gzip_recording_replays_what_it_has(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     records = _records()
     path = tmp_path / "killed.jsonl.gz"
     recorder = Recorder(path, flush_lines=1000)
