@@ -181,6 +181,14 @@ def price_decimals(px: float, significant: int) -> int:
     return max(0, significant - 1 - math.floor(math.log10(px)))
 
 
+def mark_price_label(px: float) -> str:
+    """The mark price to six significant digits, no trailing zeros: 84,551.1, 3,112.45, 142.31, 0.123456."""
+    if not math.isfinite(px):
+        return "n/a"
+    text = format_price(px, price_decimals(px, 6))
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def price_ticks(columns: DisplayColumns, min_gap: int = 4) -> tuple[list[int], list[str]]:
     """Round prices on the x axis: their columns and labels, spaced so that the labels never touch."""
     count = columns.count
@@ -551,7 +559,7 @@ class MapChart:
 
         tick_columns, tick_labels = price_ticks(data)
         mark_px = view.mark_px
-        mark_text = format_price(mark_px, price_decimals(mark_px, 6)) if math.isfinite(mark_px) else "n/a"
+        mark_text = mark_price_label(mark_px)
         mark_label = f"mark {mark_text}"
         figure.ruler("x").lim(0.0, x_max)
         figure.ruler("x").ticks([float(col) for col in tick_columns], tick_labels)

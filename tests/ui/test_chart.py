@@ -23,6 +23,7 @@ from liqtui.ui.chart import (
     columns_for_width,
     display_columns,
     format_price,
+    mark_price_label,
     price_decimals,
     theme_for,
 )
@@ -93,7 +94,8 @@ def test_mark_line_stands_at_the_mark_column(chart: MapChart) -> None:
     line_cells = [image.plain[y][image.mark_column] for y in range(3, height - 2)]
     assert set(line_cells) <= {"│", "┼"}, line_cells
     assert image.plain[zero][image.mark_column] == "┼"
-    assert "mark " + format_price(view.mark_px, price_decimals(view.mark_px, 6)) in image.plain[1]
+    label = "mark " + format_price(view.mark_px, price_decimals(view.mark_px, 6)).rstrip("0").rstrip(".")
+    assert label in image.plain[1]
 
 
 @pytest.mark.parametrize("mark_bin", [10, 48, 85])
@@ -210,6 +212,14 @@ def test_price_labels_are_few_round_and_ascii(chart: MapChart) -> None:
 )
 def test_prices_are_formatted_without_locale(px: float, significant: int, text: str) -> None:
     assert format_price(px, price_decimals(px, significant)) == text
+
+
+@pytest.mark.parametrize(
+    ("px", "text"),
+    [(84_551.12, "84,551.1"), (3_112.45, "3,112.45"), (142.31, "142.31"), (5.0, "5"), (float("nan"), "n/a")],
+)
+def test_the_mark_label_drops_trailing_zeros(px: float, text: str) -> None:
+    assert mark_price_label(px) == text
 
 
 def test_the_cache_returns_the_same_picture_until_something_changes(chart: MapChart) -> None:
