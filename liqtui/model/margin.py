@@ -1,9 +1,9 @@
-"""Maintenance-margin tiers and isolated-margin liquidation prices, per exchange (`../shared/exchanges.md` §1.9,
-§2.6, §3.7, with the test vectors of §4). Used by the simulator (the truth) and by the estimator.
+"""Maintenance-margin tiers and isolated-margin liquidation prices, per exchange (`../shared/exchanges.md`
+§1.9, §2.6, §3.7, with the test vectors of §4). Used by the simulator (the truth) and by the estimator.
 
-Each exchange formula exists once, vectorised over numpy arrays (`*_liquidation_px_array`), so the simulator can
-price thousands of positions in one call; the scalar functions wrap the array ones, so both give the same digits.
-Side is the sign of the position: `Side.LONG` (+1) or `Side.SHORT` (-1), or a plain +1 / -1.
+Each exchange formula exists once, vectorised over numpy arrays (`*_liquidation_px_array`), so the simulator
+can price thousands of positions in one call; the scalar functions wrap the array ones, so both give the same
+digits. Side is the sign of the position: `Side.LONG` (+1) or `Side.SHORT` (-1), or a plain +1 / -1.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ OKX_DEFAULT_TAKER_FEE = 0.0005
 class MarginTier:
     """One row of an exchange's maintenance-margin (risk limit) table.
 
-    `floor` and `cap` are in the exchange's own unit for the table: quote notional on Binance (`notionalFloor`,
-    `notionalCap`) and Bybit (`riskLimitValue` is the cap), **contracts** on OKX (`minSz`, `maxSz`).
+    `floor` and `cap` are in the exchange's own unit for the table: quote notional on Binance
+    (`notionalFloor`, `notionalCap`) and Bybit (`riskLimitValue` is the cap), **contracts** on OKX (`minSz`,
+    `maxSz`).
     """
 
     floor: float
@@ -46,7 +47,7 @@ class MarginTier:
     """Binance `cum` / Bybit `mmDeduction`, in quote currency; 0 on OKX."""
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Tier tables
 
 
@@ -69,22 +70,25 @@ def tier_for(tiers: Sequence[MarginTier], size: float) -> MarginTier:
 
 
 def binance_next_cum(prev_cum: float, floor: float, prev_mmr: float, mmr: float) -> float:
-    """One step of Binance's maintenance-amount recursion: cum_n = cum_(n-1) + floor_n × (mmr_n − mmr_(n-1))."""
+    """One step of Binance's maintenance-amount recursion.
+
+    cum_n = cum_(n-1) + floor_n × (mmr_n − mmr_(n-1))
+    """
     return prev_cum + floor * (mmr - prev_mmr)
 
 
 def binance_cum(floors: Sequence[float], mmrs: Sequence[float]) -> list[float]:
     """The maintenance amount (`cum`) of every tier, from the tiers' floors and maintenance rates.
 
-    `floors` and `mmrs` have one entry per tier, lowest tier first; the first tier's cum is 0 (its floor is not
-    used). Bybit's `mmDeduction` follows the same recursion.
+    `floors` and `mmrs` have one entry per tier, lowest tier first; the first tier's cum is 0 (its floor is
+    not used). Bybit's `mmDeduction` follows the same recursion.
     """
     if len(floors) != len(mmrs):
         raise ValueError(f"{len(floors)} floors for {len(mmrs)} maintenance rates: give one of each per tier")
     cums: list[float] = []
     for i, (floor, mmr) in enumerate(zip(floors, mmrs, strict=True)):
         cums.append(0.0 if i == 0 else binance_next_cum(cums[-1], floor, mmrs[i - 1], mmr))
-    # The exchanges publish these as exact decimals; rounding drops the binary noise (949.9999999999998 → 950).
+    # The exchanges publish exact decimals; rounding drops the binary noise (949.9999999999998 → 950).
     return [round(cum, 8) for cum in cums]
 
 
@@ -93,15 +97,17 @@ def build_tiers(
 ) -> tuple[MarginTier, ...]:
     """A tier table from its caps (each tier's floor is the cap below it), rates and leverage limits.
 
-    With `with_deduction` the maintenance amounts follow `binance_cum` (Binance `cum`, Bybit `mmDeduction`, which
-    keep the maintenance margin continuous across tiers); without it they are 0 (OKX).
+    With `with_deduction` the maintenance amounts follow `binance_cum` (Binance `cum`, Bybit `mmDeduction`,
+    which keep the maintenance margin continuous across tiers); without it they are 0 (OKX).
     """
     if not len(caps) == len(mmrs) == len(max_leverages) or not caps:
         raise ValueError("a tier table needs the same number (at least one) of caps, rates and leverages")
     floors = [0.0, *caps[:-1]]
     cums = binance_cum(floors, mmrs) if with_deduction else [0.0] * len(caps)
     return tuple(
-        MarginTier(floor=float(f), cap=float(c), mmr=float(m), max_leverage=float(lev), maintenance_amount=cum)
+        MarginTier(
+            floor=float(f), cap=float(c), mmr=float(m), max_leverage=float(lev), maintenance_amount=cum
+        )
         for f, c, m, lev, cum in zip(floors, caps, mmrs, max_leverages, cums, strict=True)
     )
 
@@ -119,9 +125,9 @@ def max_leverage_for(tiers: Sequence[MarginTier], size: ArrayLike) -> FloatArray
     return max_lev[tier_index(tiers, size)]
 
 
-# Default tables for the simulator and as the estimator's fallback. Binance BTCUSDT is the freqtrade snapshot of
-# the signed leverageBracket endpoint (exchanges.md §1.8); the others are plausible tables of the same shape
-# (not copies of live tables, which change often).
+# Default tables for the simulator and as the estimator's fallback. Binance BTCUSDT is the freqtrade snapshot
+# of the signed leverageBracket endpoint (exchanges.md §1.8); the others are plausible tables of the same
+# shape (not copies of live tables, which change often).
 
 _BINANCE_TABLES: dict[str, tuple[list[float], list[float], list[float]]] = {
     "BTC": (
@@ -192,7 +198,7 @@ def default_tiers(exchange: str, asset: str) -> tuple[MarginTier, ...]:
     return build_tiers(caps, mmrs, levs, with_deduction=exchange != "okx")
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Liquidation prices, vectorised
 
 
@@ -241,7 +247,8 @@ def bybit_liquidation_px_array(  # noqa: PLR0917 - the exchange formula's inputs
     """Bybit USDT contracts, isolated (exchanges.md §2.6), for many positions at once.
 
     `LP = EP ∓ (IM − MM)/Q ∓ Extra/Q` with `IM = PV/leverage`, `MM = PV·MMR − mmDeduction`, `PV = Q·EP`; the
-    risk-limit tier is chosen by the position value. Fees to close are ignored, as in Bybit's published examples.
+    risk-limit tier is chosen by the position value. Fees to close are ignored, as in Bybit's published
+    examples.
     """
     s = _as_f64(side)
     q = np.abs(_as_f64(qty_base))
@@ -280,22 +287,28 @@ def okx_liquidation_px_array(  # noqa: PLR0917 - the exchange formula's inputs, 
     return np.asarray((base * ep - s * m) / (base * (1.0 - s * (mmr[tier] + taker_fee))), dtype=np.float64)
 
 
-def bankruptcy_px_array(side: ArrayLike, qty_base: ArrayLike, entry_px: ArrayLike, margin: ArrayLike) -> FloatArray:
+def bankruptcy_px_array(
+    side: ArrayLike, qty_base: ArrayLike, entry_px: ArrayLike, margin: ArrayLike
+) -> FloatArray:
     """The price at which an isolated position's margin is exactly lost: `EP ∓ margin/Q` (fees ignored)."""
     s = _as_f64(side)
     return np.asarray(_as_f64(entry_px) - s * _as_f64(margin) / np.abs(_as_f64(qty_base)), dtype=np.float64)
 
 
-def approx_liquidation_px(side: ArrayLike, entry_px: ArrayLike, leverage: ArrayLike, mmr: ArrayLike) -> FloatArray:
+def approx_liquidation_px(
+    side: ArrayLike, entry_px: ArrayLike, leverage: ArrayLike, mmr: ArrayLike
+) -> FloatArray:
     """The estimator's approximation (design §4): long `E·(1 − 1/L + m)`, short `E·(1 + 1/L − m)`.
 
     Every argument broadcasts, so one call prices many positions over many leverages.
     """
     s = _as_f64(side)
-    return np.asarray(_as_f64(entry_px) * (1.0 - s * (1.0 / _as_f64(leverage) - _as_f64(mmr))), dtype=np.float64)
+    return np.asarray(
+        _as_f64(entry_px) * (1.0 - s * (1.0 / _as_f64(leverage) - _as_f64(mmr))), dtype=np.float64
+    )
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Scalar forms
 
 

@@ -1,8 +1,8 @@
 """One instrument's market history at one-minute resolution: candles from its trades, and open interest.
 
 Rows are contiguous minutes (a minute without trades is a flat candle at the previous close), stored in one
-growing numpy structured array. Any multiple of a minute is served by aggregating rows; open interest is sampled at
-the end of each minute.
+growing numpy structured array. Any multiple of a minute is served by aggregating rows; open interest is
+sampled at the end of each minute.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ SIM_KLINE_DTYPE = np.dtype(
 taker-buy share of it, and the number of trades."""
 
 SIM_OPEN_INTEREST_DTYPE = np.dtype([("ts_ms", "<i8"), ("oi_base", "<f8"), ("oi_quote", "<f8")])
-"""`OPEN_INTEREST_DTYPE` (same fields first) plus the open interest's value in quote currency at the close of the
-minute it was sampled in."""
+"""`OPEN_INTEREST_DTYPE` (same fields first) plus the open interest's value in quote currency at the close of
+the minute it was sampled in."""
 
 _ROW_DTYPE = np.dtype([*SIM_KLINE_DTYPE.descr, ("long_base", "<f8"), ("short_base", "<f8")])
 
@@ -96,8 +96,8 @@ class CandleStore:
         self._n = len(kept)
 
     def record(self, end_ms: int, trades: npt.NDArray[Any], deltas: npt.NDArray[Any]) -> None:
-        """Adds one simulation step: its trades (`TRADE_DTYPE`, sorted by time) and its changes of open long and
-        short size (`POSITION_DELTA_DTYPE`).
+        """Adds one simulation step: its trades (`TRADE_DTYPE`, sorted by time) and its changes of open long
+        and short size (`POSITION_DELTA_DTYPE`).
 
         Rows are created up to the minute that holds `end_ms`; open positions carry forward between changes.
         """
@@ -166,8 +166,8 @@ class CandleStore:
         self._rows[self._n - 1]["short_base"] = short_base
 
     def klines(self, interval_ms: int, start_ms: int, end_ms: int, limit: int) -> npt.NDArray[Any]:
-        """Candles of `interval_ms` (a multiple of a minute, aligned to the epoch) opening in [start_ms, end_ms],
-        oldest first, at most `limit` (the most recent ones)."""
+        """Candles of `interval_ms` (a multiple of a minute, aligned to the epoch) opening in [start_ms,
+        end_ms], oldest first, at most `limit` (the most recent ones)."""
         if interval_ms <= 0 or interval_ms % MINUTE_MS:
             raise ValueError(f"a candle interval must be a whole number of minutes, not {interval_ms} ms")
         rows = self.rows
@@ -197,7 +197,9 @@ class CandleStore:
             out[name] = np.add.reduceat(rows[name], start)
         return out
 
-    def open_interest(self, period_ms: int, start_ms: int, end_ms: int, limit: int, now_ms: int) -> npt.NDArray[Any]:
+    def open_interest(
+        self, period_ms: int, start_ms: int, end_ms: int, limit: int, now_ms: int
+    ) -> npt.NDArray[Any]:
         """Single-sided open interest (the larger of open long and open short size) at every multiple of
         `period_ms` in [start_ms, end_ms] that has passed by `now_ms`, oldest first, at most `limit`."""
         if period_ms <= 0 or period_ms % MINUTE_MS:

@@ -1,28 +1,31 @@
-"""The simulated market (design §5): one price per asset shared by the exchanges, and per exchange its own leveraged
-traders whose isolated positions are liquidated, by that exchange's formula, when the mark crosses them.
+"""The simulated market (design §5): one price per asset shared by the exchanges, and per exchange its own
+leveraged traders whose isolated positions are liquidated, by that exchange's formula, when the mark crosses
+them.
 
 How it works, per simulation step (`_step`):
 
-1. Each asset's price moves: a correlated random walk (volatility regimes shared by the market) with jumps, plus the
-   price impact of the previous step's net taker flow on every exchange (part permanent, part fading).
-2. Per instrument, the mark is that price times a small index deviation and premium; positions whose liquidation
-   price the mark crossed are liquidated (a `SimLiquidation` at the bankruptcy price, filled a little worse than
-   the crossing price); their market orders are taker flow that pushes the price in the next step, so cascades
-   emerge on their own.
+1. Each asset's price moves: a correlated random walk (volatility regimes shared by the market) with jumps,
+   plus the price impact of the previous step's net taker flow on every exchange (part permanent, part
+   fading).
+2. Per instrument, the mark is that price times a small index deviation and premium; positions whose
+   liquidation price the mark crossed are liquidated (a `SimLiquidation` at the bankruptcy price, filled a
+   little worse than the crossing price); their market orders are taker flow that pushes the price in the next
+   step, so cascades emerge on their own.
 3. Traders close positions (exponential holding times), open new ones (Poisson arrivals, heavy-tailed sizes,
    leverage from the scenario's mix, side tilted by momentum and by the crowded side), and noise traders trade
    without changing positions. Every order is one taker trade.
 
 Live steps (`advance`) are short (the scenario's `step_ms` of wall time) and report every event; the pre-run
-history and a late catch-up run in coarse steps of five market minutes with a one-second price path inside, and
-report nothing (their trades still go into the candles).
+history and a late catch-up run in coarse steps of five market minutes with a one-second price path inside,
+and report nothing (their trades still go into the candles).
 
-Open interest: an opening trader's counterparty is a market maker who is not leveraged, is never liquidated and
-is not in the truth. Market makers hold whatever the traders' longs and shorts do not match, so the single-sided
-open interest is `max(open long size, open short size)` of the traders.
+Open interest: an opening trader's counterparty is a market maker who is not leveraged, is never liquidated
+and is not in the truth. Market makers hold whatever the traders' longs and shorts do not match, so the
+single-sided open interest is `max(open long size, open short size)` of the traders.
 
-Truth notional (design §7.4) is the entry notional, `qty_base × entry_px`, the quantity the estimator puts in its
-bins; truth prices are rounded to the instrument's tick, and positions that share a rounded price are summed.
+Truth notional (design §7.4) is the entry notional, `qty_base × entry_px`, the quantity the estimator puts in
+its bins; truth prices are rounded to the instrument's tick, and positions that share a rounded price are
+summed.
 """
 
 from __future__ import annotations
@@ -87,7 +90,8 @@ TREND_TAU_S = 600.0
 FUNDING_TAU_S = 1800.0
 CASCADE_TAU_S = 10.0
 CASCADE_START = 0.005
-"""A cascade starts when an asset's recent liquidations (decaying over 10 s) pass this share of its open size."""
+"""A cascade starts when an asset's recent liquidations (decaying over 10 s) pass this share of its open
+size."""
 CASCADE_END = 0.001
 MAX_IMPACT_PER_STEP = 0.05
 
@@ -155,7 +159,9 @@ class _Listing:
 
 def _liq_fn(exchange: Exchange, tiers: tuple[MarginTier, ...], ct_val: float) -> LiqPxFn:
     if exchange is Exchange.BINANCE:
-        return lambda side, qty, entry, lev, margin: binance_liquidation_px_array(side, qty, entry, margin, tiers)
+        return lambda side, qty, entry, lev, margin: binance_liquidation_px_array(
+            side, qty, entry, margin, tiers
+        )
     if exchange is Exchange.BYBIT:
         return lambda side, qty, entry, lev, margin: bybit_liquidation_px_array(side, qty, entry, lev, tiers)
     return lambda side, qty, entry, lev, margin: okx_liquidation_px_array(
@@ -170,8 +176,8 @@ def _symbol(exchange: Exchange, asset: str) -> str:
 class Market:
     """A seeded, deterministic simulated market implementing `SimMarket`.
 
-    The constructor runs `scenario.history_hours` of market history ending at `now_ms`, so positions are open and
-    the candle and open-interest history covers that time. `seed=None` draws a seed (kept in `seed`).
+    The constructor runs `scenario.history_hours` of market history ending at `now_ms`, so positions are open
+    and the candle and open-interest history covers that time. `seed=None` draws a seed (kept in `seed`).
     """
 
     def __init__(self, scenario: Scenario, seed: int | None, now_ms: int, speed: float | None = None) -> None:
@@ -196,17 +202,17 @@ class Market:
         self._temp = np.zeros(len(assets))
         self._trend_log = self._log_perm.copy()
         self._fair = np.exp(self._log_perm)
-        # Price impact not yet applied (log units) and the rate it is released at: a step's flow moves the price
-        # over the next step's length, or `impact_release_s` if longer (books refill, liquidation engines work
-        # through their orders), so a coarse step's impact is not dumped into one live step and cascades unfold
-        # over seconds rather than in one step.
+        # Price impact not yet applied (log units) and the rate it is released at: a step's flow moves the
+        # price over the next step's length, or `impact_release_s` if longer (books refill, liquidation
+        # engines work through their orders), so a coarse step's impact is not dumped into one live step and
+        # cascades unfold over seconds rather than in one step.
         self._impact_left = np.zeros(len(assets))
         self._impact_rate = np.zeros(len(assets))
         self._signal = np.zeros(len(assets))
         self._heat = np.zeros(len(assets))
         self._in_cascade = np.zeros(len(assets), dtype=bool)
         self.cascades = 0
-        """How many liquidation cascades have happened (an asset's recent liquidations passing a threshold)."""
+        """How many liquidation cascades have happened (an asset's recent liquidations passed a threshold)."""
 
         start_ms = int(now_ms - scenario.history_hours * HOUR_MS)
         self._now_ms = start_ms
@@ -260,14 +266,14 @@ class Market:
         self._run_coarse(start_ms, int(now_ms), speed=1.0)
         self._now_ms = int(now_ms)
 
-    # -----------------------------------------------------------------------------------------------------------
+    # --------------------------------------------------------------------------------------------------------
     # The SimMarket protocol
 
     def advance(self, now_ms: int) -> MarketStep:
         """Run the market from its last time up to `now_ms` (wall clock) and return what happened.
 
-        Events are stamped in (last, now_ms]. A call more than `LIVE_CATCHUP_MS` late runs the older part coarsely
-        (no events reported, candles kept); a gap over `MAX_CATCHUP_MS` is skipped.
+        Events are stamped in (last, now_ms]. A call more than `LIVE_CATCHUP_MS` late runs the older part
+        coarsely (no events reported, candles kept); a gap over `MAX_CATCHUP_MS` is skipped.
         """
         now_ms = int(now_ms)
         out = MarketStep(ts_ms=now_ms)
@@ -314,8 +320,9 @@ class Market:
         )
 
     def truth(self, key: str) -> dict[str, Any]:
-        """Every open position's liquidation price (rounded to the tick) and entry notional, per side, summed over
-        positions that share a price, ascending by price. Positions that cannot be liquidated are left out."""
+        """Every open position's liquidation price (rounded to the tick) and entry notional, per side, summed
+        over positions that share a price, ascending by price. Positions that cannot be liquidated are left
+        out."""
         listing = self._listings[key]
         book = listing.book
         side, liq_px = book.column("side"), book.column("liq_px")
@@ -325,21 +332,25 @@ class Market:
             mine = (side == sign) & (liq_px > 0)
             levels, inverse = np.unique(listing.round_px(liq_px[mine]), return_inverse=True)
             notional = np.bincount(inverse, weights=notional_usd[mine], minlength=len(levels))
-            result[name] = [[float(p), float(n)] for p, n in zip(levels.tolist(), notional.tolist(), strict=True)]
+            result[name] = [
+                [float(p), float(n)] for p, n in zip(levels.tolist(), notional.tolist(), strict=True)
+            ]
         return result
 
     def klines(self, key: str, interval_ms: int, start_ms: int, end_ms: int, limit: int) -> npt.NDArray[Any]:
-        """Candles (`SIM_KLINE_DTYPE`: `KLINE_DTYPE` plus turnover, taker-buy turnover and trade count) of the last
-        trade price, whose open time lies in [start_ms, end_ms], oldest first, at most `limit` (the most recent).
-        The newest candle is the one still forming."""
+        """Candles (`SIM_KLINE_DTYPE`: `KLINE_DTYPE` plus turnover, taker-buy turnover and trade count) of the
+        last trade price, whose open time lies in [start_ms, end_ms], oldest first, at most `limit` (the most
+        recent). The newest candle is the one still forming."""
         return self._listings[key].candles.klines(interval_ms, start_ms, end_ms, limit)
 
-    def oi_history(self, key: str, period_ms: int, start_ms: int, end_ms: int, limit: int) -> npt.NDArray[Any]:
+    def oi_history(
+        self, key: str, period_ms: int, start_ms: int, end_ms: int, limit: int
+    ) -> npt.NDArray[Any]:
         """Open interest (`SIM_OPEN_INTEREST_DTYPE`: single-sided base units, plus its quote value) at every
         multiple of `period_ms` in [start_ms, end_ms] that has passed, as `klines`."""
         return self._listings[key].candles.open_interest(period_ms, start_ms, end_ms, limit, self._now_ms)
 
-    # -----------------------------------------------------------------------------------------------------------
+    # --------------------------------------------------------------------------------------------------------
     # Extras for the server's status page, demos and tests
 
     @property
@@ -348,7 +359,7 @@ class Market:
         return self._now_ms
 
     def status(self) -> dict[str, Any]:
-        """Counts for `/sim/status`: open positions, liquidations and size flows per instrument, and cascades."""
+        """Counts for `/sim/status`: open positions, liquidations, size flows per instrument, cascades."""
         instruments: dict[str, Any] = {}
         for key, listing in self._listings.items():
             c = listing.counters
@@ -388,13 +399,13 @@ class Market:
         return float(self._fair[self._asset_names.index(asset)])
 
     def shock(self, asset: str, fraction: float) -> None:
-        """Moves an asset's price by `fraction` (-0.03 is a 3 % drop) at once, for demos and tests; what follows
-        (liquidations, their impact) is the market's own doing."""
+        """Moves an asset's price by `fraction` (-0.03 is a 3 % drop) at once, for demos and tests; what
+        follows (liquidations, their impact) is the market's own doing."""
         index = self._asset_names.index(asset)
         self._log_perm[index] += math.log1p(fraction)
         self._fair[index] = math.exp(self._log_perm[index] + self._temp[index])
 
-    # -----------------------------------------------------------------------------------------------------------
+    # --------------------------------------------------------------------------------------------------------
     # The engine
 
     def _run_coarse(self, start_ms: int, end_ms: int, speed: float) -> None:
@@ -438,7 +449,9 @@ class Market:
         sigma = self._daily_vol * self._regimes[self._regime] * math.sqrt(dt_s / n_sub / 86400.0)
         common = rng.standard_normal(n_sub)
         own = rng.standard_normal((n_assets, n_sub))
-        incr = sigma[:, None] * (ASSET_CORRELATION * common[None, :] + math.sqrt(1 - ASSET_CORRELATION**2) * own)
+        incr = sigma[:, None] * (
+            ASSET_CORRELATION * common[None, :] + math.sqrt(1 - ASSET_CORRELATION**2) * own
+        )
         jumps = rng.poisson(self._jump_rate * dt_s / 86400.0)
         for a in np.nonzero(jumps)[0].tolist():
             where = rng.integers(0, n_sub, int(jumps[a]))
@@ -476,12 +489,14 @@ class Market:
         self._drift_funding(li, ctx.dt_s)
 
     def _move_mark(self, li: _Listing, ctx: _StepContext, fair_path: FloatArray) -> FloatArray:
-        """The instrument's mark over the step: the shared price times slow, small deviations of the exchange's
-        index basket and of its premium (which leans with funding)."""
+        """The instrument's mark over the step: the shared price times slow, small deviations of the
+        exchange's index basket and of its premium (which leans with funding)."""
         rng = self._rng
         market = self.scenario.market
         k_idx = math.exp(-ctx.dt_s / INDEX_TAU_S)
-        li.index_dev = li.index_dev * k_idx + INDEX_NOISE * math.sqrt(1 - k_idx * k_idx) * rng.standard_normal()
+        li.index_dev = (
+            li.index_dev * k_idx + INDEX_NOISE * math.sqrt(1 - k_idx * k_idx) * rng.standard_normal()
+        )
         k_prem = math.exp(-ctx.dt_s / PREMIUM_TAU_S)
         premium_mean = 0.5 * (li.funding_rate - market.funding_base_rate)
         noise = li.exchange.basis_bps * 1e-4 * math.sqrt(1 - k_prem * k_prem) * rng.standard_normal()
@@ -503,8 +518,8 @@ class Market:
     ) -> None:
         """Reports removed positions as liquidated at the sub-step `first` where the mark crossed their price.
 
-        The order fills a little worse than the crossing price (more so for large orders) and is taker flow that
-        moves the price in the next step.
+        The order fills a little worse than the crossing price (more so for large orders) and is taker flow
+        that moves the price in the next step.
         """
         side = gone["side"].astype(np.float64)
         liq = gone["liq_px"]
@@ -528,7 +543,9 @@ class Market:
         tape.add(ts, fill, qty, ~longs, delta_sign=-1.0)
         if ctx.out is not None:
             ctx.out.liquidations.setdefault(li.spec.key, []).extend(
-                SimLiquidation(ts_ms=t, side=Side.LONG if s > 0 else Side.SHORT, qty_base=q, bankruptcy_px=b, fill_px=f)
+                SimLiquidation(
+                    ts_ms=t, side=Side.LONG if s > 0 else Side.SHORT, qty_base=q, bankruptcy_px=b, fill_px=f
+                )
                 for t, s, q, b, f in zip(
                     ts.tolist(), side.tolist(), qty.tolist(), bankrupt.tolist(), fill.tolist(), strict=True
                 )
@@ -555,8 +572,8 @@ class Market:
         tape.add(tape.stamp(pos), px, qty, ~longs, delta_sign=-1.0)
 
     def _open(self, li: _Listing, ctx: _StepContext, tape: _Tape, mark_path: FloatArray) -> None:
-        """Traders open positions: Poisson arrivals, heavy-tailed sizes, leverage from the scenario's mix (capped
-        by the tier's maximum), side tilted by momentum and away from the crowded side."""
+        """Traders open positions: Poisson arrivals, heavy-tailed sizes, leverage from the scenario's mix
+        (capped by the tier's maximum), side tilted by momentum and away from the crowded side."""
         rng = self._rng
         draws = self._draws
         book = li.book
@@ -606,12 +623,13 @@ class Market:
         book.add(rows)
 
     def _noise(self, li: _Listing, ctx: _StepContext, tape: _Tape, mark_path: FloatArray) -> None:
-        """Takers that open or close nothing tracked (market makers and arbitrageurs trading among themselves)."""
+        """Takers that open or close nothing tracked (market makers and arbitrageurs among themselves)."""
         rng = self._rng
         n_noise = int(rng.poisson(li.exchange.noise_trades_per_s * li.asset.activity * ctx.dt_s))
         if not n_noise:
             return
-        # Coarse steps merge noise into fewer, larger prints: the candles' volume is the same, the cost is not.
+        # Coarse steps merge noise into fewer, larger prints: the candles' volume is the same, the cost is
+        # not.
         prints = n_noise if ctx.out is not None else min(n_noise, COARSE_NOISE_PRINTS)
         pos = rng.random(prints)
         buy = rng.random(prints) < 0.5
@@ -674,7 +692,8 @@ def _first_crossing(gone: npt.NDArray[Any], mark_path: FloatArray) -> npt.NDArra
 def _crossed_after(
     rows: npt.NDArray[Any], sub: npt.NDArray[np.intp], mark_path: FloatArray
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Positions opened at sub-step `sub` whose price the rest of the path crosses, and where it first does."""
+    """Positions opened at sub-step `sub` whose price the rest of the path crosses, and where it first
+    does."""
     ahead_min = np.append(np.minimum.accumulate(mark_path[::-1])[::-1][1:], np.inf)
     ahead_max = np.append(np.maximum.accumulate(mark_path[::-1])[::-1][1:], -np.inf)
     liq = rows["liq_px"]
@@ -715,8 +734,8 @@ class _Tape:
         taker_buy: npt.NDArray[np.bool_],
         delta_sign: float,
     ) -> None:
-        """Adds trades; `delta_sign` says whether they opened (+1), closed (-1) or left alone (0) positions whose
-        side is long where the taker bought to open or sold to close."""
+        """Adds trades; `delta_sign` says whether they opened (+1), closed (-1) or left alone (0) positions
+        whose side is long where the taker bought to open or sold to close."""
         self._trades.append((ts, px, qty, taker_buy))
         if delta_sign:
             longs = taker_buy if delta_sign > 0 else ~taker_buy
@@ -732,7 +751,9 @@ class _Tape:
             trades = trades[np.argsort(trades["ts_ms"], kind="stable")]
         deltas = np.zeros(sum(len(p[0]) for p in self._deltas), dtype=POSITION_DELTA_DTYPE)
         if self._deltas:
-            for name, column in zip(POSITION_DELTA_DTYPE.names or (), zip(*self._deltas, strict=True), strict=True):
+            for name, column in zip(
+                POSITION_DELTA_DTYPE.names or (), zip(*self._deltas, strict=True), strict=True
+            ):
                 deltas[name] = np.concatenate(column)
         return trades, deltas
 

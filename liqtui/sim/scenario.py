@@ -1,9 +1,13 @@
-"""Simulator scenarios (design §7.4): what the simulated market lists and how its traders behave, read from TOML.
+"""Simulator scenarios (design §7.4): what the simulated market lists and how its traders behave, read from
+TOML.
 
 A scenario is a frozen `Scenario`. `default_scenario()` is built from the dataclass defaults and equals the
-shipped `scenarios/default.toml`; `load_scenario(path)` reads a file strictly: an unknown key or a bad value is a
-`ScenarioError` that names the file and the key (with a "did you mean" for near misses). Keys a file leaves out
-take the defaults below; a file that has an `[assets]` or `[exchanges]` table lists all of them.
+shipped `scenarios/default.toml`; `load_scenario(path)` reads a file strictly: an unknown key or a bad value
+is a `ScenarioError` that names the file and the key (with a "did you mean" for near misses).
+
+Keys a file leaves out take the defaults: for an asset or exchange the default scenario also has (`BTC`,
+`ETH`, `SOL`; `binance`, `bybit`, `okx`), that one's values, else the field defaults below. A file that has an
+`[assets]` or `[exchanges]` table lists all of them.
 """
 
 from __future__ import annotations
@@ -50,7 +54,8 @@ class AssetSpec:
     jump_size: float = _num(0.01, ge=0, le=0.5)
     """The mean absolute size of a jump, a fraction of the price."""
     impact_bps_per_musd: float = _num(2.0, ge=0)
-    """How far one million USDT of net taker flow (all exchanges together) moves the price, in basis points."""
+    """How far one million USDT of net taker flow (all exchanges together) moves the price, in basis
+    points."""
     activity: float = _num(1.0, ge=0)
     """Multiplies each exchange's arrival rates for this asset (BTC trades more than SOL)."""
     size_scale: float = _num(1.0, gt=0)
@@ -279,7 +284,8 @@ def scenario_from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> S
                 f"assets.{name}.",
                 skip={"name"},
             )
-            assets.append(AssetSpec(name=name, **values))
+            known = {a.name: a for a in _default_assets()}
+            assets.append(replace(known[name], **values) if name in known else AssetSpec(name=name, **values))
         scenario = replace(scenario, assets=tuple(assets))
     if "exchanges" in data:
         exchanges = []
@@ -290,7 +296,10 @@ def scenario_from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> S
                 f"exchanges.{name}.",
                 skip={"name"},
             )
-            exchanges.append(ExchangeSpec(name=name, **values))
+            known_ex = {e.name: e for e in _default_exchanges()}
+            exchanges.append(
+                replace(known_ex[name], **values) if name in known_ex else ExchangeSpec(name=name, **values)
+            )
         scenario = replace(scenario, exchanges=tuple(exchanges))
     _check_consistency(scenario, source)
     return scenario
@@ -326,7 +335,11 @@ class _Reader:
         for key, raw in table.items():
             if key not in specs:
                 close = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean '{prefix}{close[0]}'?" if close else f" (known keys: {', '.join(known)})."
+                hint = (
+                    f"; did you mean '{prefix}{close[0]}'?"
+                    if close
+                    else f" (known keys: {', '.join(known)})."
+                )
                 raise self.fail(f"unknown key '{prefix}{key}'{hint}")
             spec = specs[key]
             values[key] = self.convert(raw, str(spec.type), f"{prefix}{key}", spec.metadata)
@@ -409,6 +422,8 @@ def _check_consistency(scenario: Scenario, source: str) -> None:
             if asset_name not in asset_names:
                 close = difflib.get_close_matches(asset_name, asset_names, n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else f" (defined: {', '.join(asset_names)})."
-                raise fail(f"'exchanges.{exchange.name}.assets' names an undefined asset '{asset_name}'{hint}")
+                raise fail(
+                    f"'exchanges.{exchange.name}.assets' names an undefined asset '{asset_name}'{hint}"
+                )
         if len(set(exchange.assets)) != len(exchange.assets):
             raise fail(f"'exchanges.{exchange.name}.assets' lists an asset twice.")

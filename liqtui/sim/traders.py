@@ -1,5 +1,5 @@
-"""The simulated traders: their open positions (one numpy structured array per instrument) and how new positions
-are drawn (side, size, leverage).
+"""The simulated traders: their open positions (numpy columns per instrument, `POSITION_DTYPE` rows in and
+out) and how new positions are drawn (side, size, leverage).
 """
 
 from __future__ import annotations
@@ -23,18 +23,18 @@ POSITION_DTYPE = np.dtype(
         ("opened_ms", "<i8"),
     ]
 )
-"""One open isolated position: side (+1 long, -1 short), size in base units, entry price, leverage, the margin in
-quote currency (its isolated wallet), the exact liquidation price by its exchange's formula, the bankruptcy price,
-and when it was opened (wall-clock ms)."""
+"""One open isolated position: side (+1 long, -1 short), size in base units, entry price, leverage, the margin
+in quote currency (its isolated wallet), the exact liquidation price by its exchange's formula, the bankruptcy
+price, and when it was opened (wall-clock ms)."""
 
 
 class PositionBook:
     """The open positions of one instrument, as one contiguous numpy column per `POSITION_DTYPE` field.
 
-    Columns rather than one structured array because the hot scans (liquidation crossings, sums) read one or two
-    fields of every row, and a contiguous column is several times faster to scan than a strided field. Removal
-    moves rows from the end into the holes, so it costs the number of removed rows, not the book's size.
-    `long_base` and `short_base` are running sums of open size per side.
+    Columns rather than one structured array because the hot scans (liquidation crossings, sums) read one or
+    two fields of every row, and a contiguous column is several times faster to scan than a strided field.
+    Removal moves rows from the end into the holes, so it costs the number of removed rows, not the book's
+    size. `long_base` and `short_base` are running sums of open size per side.
     """
 
     __slots__ = ("_cols", "_n", "long_base", "max_long_liq_px", "min_short_liq_px", "short_base")
