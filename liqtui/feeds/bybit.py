@@ -192,35 +192,38 @@ class BybitParser(ParserBase):
             return FrameKind.SKIPPED
         data = msg["data"]
         ts_ms = msg["ts"]
+        message_type = msg.get("type")
         if type(data) is not dict or not (type(ts_ms) is int and 0 < ts_ms < MAX_TS_MS):
             return self._invalid("tickers", symbol)
-        message_type = msg.get("type")
+        if message_type not in {"snapshot", "delta"}:
+            return self._bad(clip(f"ticker message type {message_type!r}"))
+        # Every field used is checked before the frame is merged, so a bad frame cannot poison the state.
+        mark = data.get("markPrice")
+        px = float(mark) if mark else None
+        single = data.get("singleOpenInterest")
+        single_oi = float(single) if single else None
+        both = data.get("openInterest")
+        frame_oi = float(both) if both else None
+        rate = funding_rate(data.get("fundingRate"))
+        if (px is not None and not 0.0 < px < INF) or not all(
+            0.0 <= oi < INF for oi in (single_oi, frame_oi) if oi is not None
+        ):
+            return self._invalid("tickers", symbol)
         state = self._tickers.get(symbol)
         if message_type == "snapshot" or state is None:
             # A delta before any snapshot (it should not happen) starts the state rather than being lost.
-            if message_type not in {"snapshot", "delta"}:
-                return self._bad(clip(f"ticker message type {message_type!r}"))
             if len(self._tickers) >= _TICKER_STATE_LIMIT:
                 self._tickers.clear()
             state = self._tickers[symbol] = dict(data)
-        elif message_type == "delta":
-            state.update(data)
         else:
-            return self._bad(clip(f"ticker message type {message_type!r}"))
-        mark = data.get("markPrice")
-        if mark:
-            px = float(mark)
-            if not 0.0 < px < INF:
-                return self._invalid("tickers markPrice", symbol)
+            state.update(data)
+        if px is not None:
             batch.marks[symbol].append((ts_ms, px))
         if "singleOpenInterest" in data or "openInterest" in data:
-            oi_text = state.get("singleOpenInterest") or data.get("openInterest")
-            if oi_text:
-                oi_base = float(oi_text)
-                if not 0.0 <= oi_base < INF:
-                    return self._invalid("tickers open interest", symbol)
+            merged_single = state.get("singleOpenInterest")
+            oi_base = float(merged_single) if merged_single else frame_oi
+            if oi_base is not None:
                 batch.open_interest[symbol].append((ts_ms, oi_base))
-        rate = funding_rate(data.get("fundingRate"))
         if rate is not None:
             batch.funding_rate[symbol] = rate
         return FrameKind.DATA
