@@ -142,6 +142,10 @@ class SimServer:
 
     async def _close_listener(self) -> None:
         runner, self._runner = self._runner, None
+        if runner is not None:
+            # Stop listening first, so nothing connects between dropping the sockets and the shutdown.
+            for site in list(runner.sites):
+                await site.stop()
         for hub in self.hubs.values():
             hub.drop_all()
         if runner is not None:

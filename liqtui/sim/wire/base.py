@@ -68,6 +68,8 @@ class WireConfig:
     """The share of liquidations OKX reports on `liquidation-orders` (it says not all are)."""
     okx_liquidation_delay_share: float = 0.1
     """The share of reported liquidations held back and sent after a later one (OKX: not in time order)."""
+    okx_liquidation_max_delay_ms: int = 5000
+    """A held-back liquidation is sent between a fifth of this and this much later, after newer ones."""
     okx_liquidation_net_share: float = 0.2
     """The share of reported liquidations that say `posSide: net` (one-way mode) with only `side` to go by."""
     okx_notice_close_s: float = 60.0

@@ -218,7 +218,10 @@ class BinanceHub(ExchangeHub):
             symbol = self._symbol_of_key.get(key)
             if symbol is not None and liquidations:
                 # Binance keeps only the latest liquidation of each 1000 ms window per symbol.
-                self._pending_force[symbol] = liquidations[-1]
+                latest = max(liquidations, key=lambda liq: liq.ts_ms)
+                pending = self._pending_force.get(symbol)
+                if pending is None or latest.ts_ms >= pending.ts_ms:
+                    self._pending_force[symbol] = latest
         for symbol in list(self._pending_force):
             if now - self._last_force_ms.get(symbol, 0) < FORCE_ORDER_WINDOW_MS:
                 continue

@@ -36,8 +36,6 @@ IDLE_CLOSE_CODE = 4004
 """OKX's close code for "No data received in 30s"."""
 UPGRADE_CLOSE_CODE = 1001
 NOTICE_64008 = "The connection will soon be closed for a service upgrade. Please reconnect."
-HELD_LIQUIDATION_MS = (1000, 5000)
-"""How long a held-back liquidation waits before it is sent after newer ones."""
 
 
 def inst_family(inst_id: str) -> str:
@@ -189,7 +187,8 @@ class OkxHub(ExchangeHub):
                 if self._rng.random() >= self.config.okx_liquidation_share:
                     continue  # OKX: "does not represent all liquidations"
                 if self._rng.random() < self.config.okx_liquidation_delay_share:
-                    delay = self._rng.randint(*HELD_LIQUIDATION_MS)
+                    longest = self.config.okx_liquidation_max_delay_ms
+                    delay = self._rng.randint(longest // 5, longest)
                     self._held.append(HeldLiquidation(symbol, liquidation, now + delay))
                 else:
                     reported.append((symbol, liquidation))
