@@ -99,6 +99,8 @@ class FeedRunner:
         self.recorder = recorder
         self.status = store.status(plan.exchange)
         self.backoff = Backoff(config.reconnect_min_s, config.reconnect_max_s)
+        self.handovers = 0
+        """Planned replacements of the connection (new socket first, then the old one closed)."""
         self._batch = EventBatch()
         self._pending = 0
         self._first_pending_at = 0.0
@@ -182,6 +184,7 @@ class FeedRunner:
                 new_ws, first_frame = ready
                 self._handover_ready = None
                 self._ws = current = new_ws
+                self.handovers += 1
                 self._on_frame(first_frame, time.monotonic())
                 log.info("%s: handed over to a new connection", self.plan.exchange.value)
         finally:

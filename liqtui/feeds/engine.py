@@ -1,0 +1,273 @@
+"""`FeedEngine`: every watched instrument, on every exchange, streaming all the time from one process.
+
+Per exchange it loads the instrument table over REST (unknown symbols are rejected by name, the rest go on), opens
+the websocket connections the exchange's rules call for (`liqtui.feeds.sessions`), polls what only REST offers
+(Binance open interest), fetches the warm-start history (open-interest history and candles) for the estimator, and
+refreshes the instrument table now and then. Switching what the screen shows never opens or closes a connection:
+the engine knows nothing of the screen.
+
+Every task is held by the engine (an unreferenced task can be garbage-collected mid-flight) and cancelled by `stop`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import numpy as np
+import numpy.typing as npt
+
+from liqtui.errors import FeedError, UnknownInstrumentError
+from liqtui.feeds import history
+from liqtui.feeds.registry import parser_for
+from liqtui.feeds.rest import RestClient
+from liqtui.feeds.runner import LOOPBACK_HOSTS, FeedRunner
+from liqtui.feeds.sessions import connection_plans
+from liqtui.model.events import EventBatch
+from liqtui.model.margin import MarginTier
+from liqtui.model.store import FeedState, MarketStore
+from liqtui.model.types import Exchange, Instrument, parse_instrument_key
+
+if TYPE_CHECKING:
+    from liqtui.config import Config, ExchangeConfig
+    from liqtui.feeds.base import Parser
+    from liqtui.record import Recorder
+
+log = logging.getLogger("liqtui.engine")
+
+INSTRUMENT_REFRESH_S = 3600.0
+"""How often the instrument tables are fetched again (new listings, changed contract sizes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """The warm-start history of one instrument, as fetched over REST."""
+
+    instrument: str
+    klines: npt.NDArray[Any]
+    """`KLINE_DTYPE` rows, oldest first."""
+    open_interest: npt.NDArray[Any]
+    """`OPEN_INTEREST_DTYPE` rows, oldest first; empty where the exchange publishes no history."""
+    tiers: tuple[MarginTier, ...]
+    """The instrument's maintenance tiers, empty where unknown (the estimator's defaults apply)."""
+
+
+HistoryCallback = Callable[[History], None]
+
+
+class FeedEngine:
+    """Streams a watchlist across Binance, Bybit and OKX into one `MarketStore`."""
+
+    def __init__(
+        self,
+        config: Config,
+        instruments: Sequence[str],
+        store: MarketStore,
+        *,
+        recorder: Recorder | None = None,
+        on_history: HistoryCallback | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.recorder = recorder
+        self.on_history = on_history
+        self.symbols: dict[Exchange, list[str]] = {}
+        for name in instruments:
+            exchange, symbol = parse_instrument_key(name)
+            symbols = self.symbols.setdefault(exchange, [])
+            if symbol not in symbols:
+                symbols.append(symbol)
+        self.parsers: dict[Exchange, Parser] = {exchange: parser_for(exchange) for exchange in self.symbols}
+        self.tables: dict[Exchange, dict[str, Instrument]] = {}
+        """The instrument tables fetched so far, per exchange, by symbol."""
+        self.runners: list[FeedRunner] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._session: aiohttp.ClientSession | None = None
+        self._rest: dict[Exchange, RestClient] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start streaming every exchange; returns at once (the work goes on in the engine's tasks)."""
+        if self._session is not None:
+            return
+        loopback = all(
+            (urlsplit(self._endpoints(exchange).rest_url).hostname or "") in LOOPBACK_HOSTS for exchange in self.symbols
+        )
+        # Loopback (the simulator) must not go through a developer's proxy settings.
+        self._session = aiohttp.ClientSession(trust_env=not loopback)
+        for exchange in self.symbols:
+            self.store.status(exchange).state = FeedState.CONNECTING
+            for symbol in self.symbols[exchange]:
+                self.store.ensure(exchange, symbol)
+            self._spawn(self._run_exchange(exchange), f"exchange:{exchange.value}")
+
+    async def stop(self) -> None:
+        """Cancel every task, close the HTTP session and flush the recorder."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        for exchange in self.symbols:
+            self.store.status(exchange).state = FeedState.STOPPED
+        if self.recorder is not None:
+            self.recorder.flush()
+
+    async def check_instruments(self) -> None:
+        """Fetch the instrument tables and raise `UnknownInstrumentError` naming any symbol an exchange does not
+        list (the CLI calls this before the screen opens). An exchange whose table cannot be fetched is not checked.
+        """
+        owns_session = self._session is None
+        if owns_session:
+            self._session = aiohttp.ClientSession()
+        try:
+            unknown: list[str] = []
+            for exchange, symbols in self.symbols.items():
+                try:
+                    table = await self._fetch_instruments(exchange, attempts=2)
+                except FeedError as error:
+                    log.warning("cannot check %s instruments: %s", exchange.value, error)
+                    continue
+                unknown.extend(f"{exchange.value}:{s}" for s in symbols if s not in table)
+            if unknown:
+                names = ", ".join(unknown)
+                raise UnknownInstrumentError(
+                    f"not listed as a USDT perpetual by its exchange: {names} (check the spelling: "
+                    "binance:BTCUSDT, bybit:BTCUSDT, okx:BTC-USDT-SWAP)."
+                )
+        finally:
+            if owns_session and self._session is not None:
+                await self._session.close()
+                self._session = None
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s stopped: %r", task.get_name(), task.exception(), exc_info=task.exception())
+
+    # -- per exchange ---------------------------------------------------------------------------------------------
+
+    def _endpoints(self, exchange: Exchange) -> ExchangeConfig:
+        return self.config.exchanges.for_exchange(exchange)
+
+    def _rest_client(self, exchange: Exchange) -> RestClient:
+        client = self._rest.get(exchange)
+        if client is None:
+            assert self._session is not None
+            client = RestClient(
+                self._session,
+                exchange,
+                self._endpoints(exchange).rest_url,
+                timeout_s=self.config.feed.rest_timeout_s,
+                recorder=self.recorder,
+                status=self.store.status(exchange),
+            )
+            self._rest[exchange] = client
+        return client
+
+    async def _run_exchange(self, exchange: Exchange) -> None:
+        symbols = list(self.symbols[exchange])
+        try:
+            table = await self._fetch_instruments(exchange)
+        except FeedError as error:
+            # Stream anyway: the websocket may be fine, and the exchange will reject what it does not list.
+            log.warning("%s", error)
+            self.store.status(exchange).last_error = str(error)
+            table = {}
+            self._spawn(self._refresh_instruments(exchange, first_delay_s=10.0), f"instruments:{exchange.value}")
+        else:
+            self._spawn(self._refresh_instruments(exchange), f"instruments:{exchange.value}")
+        if table:
+            for symbol in [s for s in symbols if s not in table]:
+                self.store.status(exchange).rejected[symbol] = f"{exchange.value} does not list {symbol}"
+                symbols.remove(symbol)
+        watched = set(symbols)
+        for plan in connection_plans(exchange, self._endpoints(exchange).ws_url, symbols):
+            runner = FeedRunner(
+                plan, self.parsers[exchange], self.store, self.config.feed, watched=watched, recorder=self.recorder
+            )
+            self.runners.append(runner)
+            self._spawn(runner.run(), f"feed:{exchange.value}:{len(self.runners)}")
+        if exchange is Exchange.BINANCE and symbols:
+            self._spawn(self._poll_binance_open_interest(symbols), "poll:binance:oi")
+        if self.on_history is not None:
+            for symbol in symbols:
+                self._spawn(self._warm_start(exchange, symbol), f"history:{exchange.value}:{symbol}")
+
+    async def _fetch_instruments(self, exchange: Exchange, attempts: int | None = None) -> dict[str, Instrument]:
+        instruments = await history.fetch_instruments(self._rest_client(exchange), attempts=attempts)
+        self.parsers[exchange].set_instruments(instruments)
+        table = {i.symbol: i for i in instruments}
+        self.tables[exchange] = table
+        return table
+
+    async def _refresh_instruments(self, exchange: Exchange, first_delay_s: float = INSTRUMENT_REFRESH_S) -> None:
+        delay = first_delay_s
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._fetch_instruments(exchange)
+                delay = INSTRUMENT_REFRESH_S
+            except FeedError as error:
+                log.warning("instrument refresh: %s", error)
+                delay = min(INSTRUMENT_REFRESH_S, delay * 2)
+
+    async def _poll_binance_open_interest(self, symbols: list[str]) -> None:
+        """Binance has no open-interest stream: poll REST, spread evenly over the poll interval (weight 1 each)."""
+        client = self._rest_client(Exchange.BINANCE)
+        parser = self.parsers[Exchange.BINANCE]
+        interval = self.config.feed.binance_oi_poll_s
+        gap = interval / max(1, len(symbols))
+        batch = EventBatch()
+        status = self.store.status(Exchange.BINANCE)
+        while True:
+            started = time.monotonic()
+            for symbol in symbols:
+                try:
+                    url, body, _ = await client.get("/fapi/v1/openInterest", {"symbol": symbol}, attempts=2)
+                except FeedError as error:
+                    log.warning("%s", error)
+                else:
+                    status.count(parser.parse_rest(url, body, batch))
+                    self.store.apply(Exchange.BINANCE, batch, only=set(symbols))
+                    batch.clear()
+                await asyncio.sleep(gap)
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    async def _warm_start(self, exchange: Exchange, symbol: str) -> None:
+        """Fetch about a day of history for the estimator; an exchange that fails here costs the map its head start,
+        never the live stream."""
+        assert self.on_history is not None
+        client = self._rest_client(exchange)
+        hours = self.config.feed.warm_start_hours
+        try:
+            klines = await history.fetch_klines(client, symbol, hours)
+        except FeedError as error:
+            log.warning("warm start of %s:%s has no candles: %s", exchange.value, symbol, error)
+            klines = np.zeros(0, dtype=history.KLINE_DTYPE)
+        try:
+            open_interest = await history.fetch_open_interest_history(client, symbol, hours)
+        except FeedError as error:
+            log.warning("warm start of %s:%s has no open-interest history: %s", exchange.value, symbol, error)
+            open_interest = np.zeros(0, dtype=history.OPEN_INTEREST_DTYPE)
+        try:
+            tiers = await history.fetch_tiers(client, symbol)
+        except FeedError as error:
+            log.info("no maintenance tiers for %s:%s (%s); defaults apply", exchange.value, symbol, error)
+            tiers = ()
+        self.on_history(History(f"{exchange.value}:{symbol}", klines, open_interest, tiers))

@@ -1,0 +1,179 @@
+"""REST fetches per exchange: instrument tables, maintenance tiers, and the warm-start history.
+
+The warm start asks for 5-minute candles and 5-minute open-interest history (the finest period every exchange's
+open-interest history offers), enough to cover `hours`. Bodies are parsed by the exchange modules' pure functions;
+anything unusable becomes one `FeedError` sentence with the exchange's own words.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from liqtui.errors import FeedError
+from liqtui.feeds import binance, bybit, okx
+from liqtui.feeds.rest import RestClient
+from liqtui.model.margin import MarginTier
+from liqtui.model.types import KLINE_DTYPE, OPEN_INTEREST_DTYPE, Exchange, Instrument
+
+__all__ = [
+    "KLINE_DTYPE",
+    "OPEN_INTEREST_DTYPE",
+    "fetch_instruments",
+    "fetch_klines",
+    "fetch_open_interest_history",
+    "fetch_tiers",
+]
+
+FIVE_MINUTES_MS = 5 * 60 * 1000
+MAX_PAGES = 20
+"""A bound on any paginated fetch, so a misbehaving server cannot keep the warm start busy forever."""
+
+
+def _bars(hours: float) -> int:
+    return max(1, math.ceil(hours * 12))
+
+
+async def _get_parsed(
+    client: RestClient, path: str, params: dict[str, Any], parse: Callable[[bytes], Any], attempts: int | None = None
+) -> Any:
+    _, body, status = await client.get(path, params, attempts=attempts)
+    if status >= 400:
+        raise FeedError(f"{client.exchange.value} REST {path} answered HTTP {status}: {_words(body)}")
+    try:
+        return parse(body)
+    except (ValueError, KeyError, TypeError, IndexError) as error:
+        raise FeedError(f"{client.exchange.value} REST {path} sent a body liqtui cannot read: {error}") from error
+
+
+def _words(body: bytes) -> str:
+    """The exchange's own error text, shortened, as plain text."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body[:200].decode("utf-8", errors="replace")
+    if isinstance(data, dict):
+        for key in ("msg", "retMsg", "message"):
+            if data.get(key):
+                return str(data[key])[:200]
+    return str(data)[:200]
+
+
+def _cursor(body: bytes) -> str:
+    """Bybit's `result.nextPageCursor` ("" on the last page)."""
+    data = orjson.loads(body)
+    result = data.get("result") if isinstance(data, dict) else None
+    return str(result.get("nextPageCursor") or "") if isinstance(result, dict) else ""
+
+
+async def fetch_instruments(client: RestClient, attempts: int | None = None) -> list[Instrument]:
+    """The exchange's linear perpetuals and everything else it lists (kinds tell them apart)."""
+    exchange = client.exchange
+    if exchange is Exchange.BINANCE:
+        result: list[Instrument] = await _get_parsed(
+            client, "/fapi/v1/exchangeInfo", {}, binance.parse_instruments, attempts
+        )
+        return result
+    if exchange is Exchange.OKX:
+        result = await _get_parsed(
+            client, "/api/v5/public/instruments", {"instType": "SWAP"}, okx.parse_instruments, attempts
+        )
+        return result
+    instruments: list[Instrument] = []
+    cursor = ""
+    for _ in range(MAX_PAGES):
+        params: dict[str, Any] = {"category": "linear", "limit": 1000}
+        if cursor:
+            params["cursor"] = cursor
+        page, cursor = await _get_parsed(
+            client,
+            "/v5/market/instruments-info",
+            params,
+            lambda body: (bybit.parse_instruments(body), _cursor(body)),
+            attempts,
+        )
+        instruments.extend(page)
+        if not cursor:
+            break
+    return instruments
+
+
+async def fetch_klines(client: RestClient, symbol: str, hours: float) -> npt.NDArray[Any]:
+    """5-minute candles covering the last `hours`, oldest first (with taker buy volume on Binance only)."""
+    bars = _bars(hours)
+    exchange = client.exchange
+    if exchange is Exchange.BINANCE:
+        params: dict[str, Any] = {"symbol": symbol, "interval": "5m", "limit": min(1500, bars)}
+        rows: npt.NDArray[Any] = await _get_parsed(client, "/fapi/v1/klines", params, binance.parse_klines)
+        return rows
+    if exchange is Exchange.BYBIT:
+        params = {"category": "linear", "symbol": symbol, "interval": "5", "limit": min(1000, bars)}
+        rows = await _get_parsed(client, "/v5/market/kline", params, bybit.parse_klines)
+        return rows
+    params = {"instId": symbol, "bar": "5m", "limit": min(300, bars)}
+    rows = await _get_parsed(client, "/api/v5/market/candles", params, okx.parse_klines)
+    return rows
+
+
+async def fetch_open_interest_history(client: RestClient, symbol: str, hours: float) -> npt.NDArray[Any]:
+    """5-minute single-sided open interest (base units) covering the last `hours`, oldest first."""
+    bars = _bars(hours)
+    exchange = client.exchange
+    if exchange is Exchange.BINANCE:
+        params: dict[str, Any] = {"symbol": symbol, "period": "5m", "limit": min(500, bars)}
+        rows: npt.NDArray[Any] = await _get_parsed(
+            client, "/futures/data/openInterestHist", params, binance.parse_open_interest_history
+        )
+        return rows
+    if exchange is Exchange.OKX:
+        params = {"instId": symbol, "period": "5m", "limit": min(100, bars)}
+        rows = await _get_parsed(
+            client, "/api/v5/rubik/stat/contracts/open-interest-history", params, okx.parse_open_interest_history
+        )
+        return rows
+    pages: list[npt.NDArray[Any]] = []
+    cursor = ""
+    fetched = 0
+    for _ in range(MAX_PAGES):
+        params = {"category": "linear", "symbol": symbol, "intervalTime": "5min", "limit": min(200, bars - fetched)}
+        if cursor:
+            params["cursor"] = cursor
+        page, cursor = await _get_parsed(
+            client,
+            "/v5/market/open-interest",
+            params,
+            lambda body: (bybit.parse_open_interest_history(body), _cursor(body)),
+        )
+        pages.append(page)
+        fetched += len(page)
+        if not cursor or fetched >= bars or not len(page):
+            break
+    merged = np.concatenate(pages) if pages else np.zeros(0, dtype=OPEN_INTEREST_DTYPE)
+    merged = np.unique(merged)  # sorts by time and drops rows two pages both carried
+    return merged
+
+
+async def fetch_tiers(client: RestClient, symbol: str) -> tuple[MarginTier, ...]:
+    """The instrument's maintenance tiers where the exchange publishes them without a key."""
+    exchange = client.exchange
+    if exchange is Exchange.BINANCE:
+        raise FeedError("Binance publishes maintenance tiers only to signed requests; the default table applies")
+    if exchange is Exchange.BYBIT:
+        params: dict[str, Any] = {"category": "linear", "symbol": symbol}
+        tables: dict[str, tuple[MarginTier, ...]] = await _get_parsed(
+            client, "/v5/market/risk-limit", params, bybit.parse_margin_tiers
+        )
+    else:
+        family = symbol.removesuffix("-SWAP")
+        params = {"instType": "SWAP", "tdMode": "isolated", "instFamily": family}
+        tables = await _get_parsed(client, "/api/v5/public/position-tiers", params, okx.parse_margin_tiers)
+    # OKX keys its tiers by instrument family (BTC-USDT), shared by the family's swap.
+    tiers = tables.get(symbol) or tables.get(symbol.removesuffix("-SWAP"))
+    if not tiers:
+        raise FeedError(f"{exchange.value} sent no maintenance tiers for {symbol}")
+    return tiers
