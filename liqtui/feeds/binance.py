@@ -134,30 +134,32 @@ class BinanceParser(ParserBase):
     def _payloads(self, items: list[Any], batch: EventBatch) -> FrameKind:
         """An array payload: `!markPrice@arr` (every symbol) or a `!forceOrder@arr` array, element by element.
 
-        An element that is skipped does not spoil the others; the frame is SKIPPED only if nothing was kept.
-        Binance never sends an empty array, so one is BAD.
+        An element that is skipped or unreadable does not spoil the others: the frame is DATA if any element was
+        kept, else BAD if any was unreadable, else SKIPPED. Binance never sends an empty array, so one is BAD.
         """
         if not items:
             return self._bad("an empty array")
         kept = False
         skip_reason = ""
+        bad_reason = ""
         for item in items:
-            if type(item) is not dict:
-                return self._bad("an array element that is not an object")
-            kind = self._payload(item, batch)
+            try:
+                kind = self._payload(item, batch)
+            except PARSE_ERRORS as exc:
+                kind = self._failed(exc)
             if kind is FrameKind.DATA:
                 kept = True
             elif kind is FrameKind.SKIPPED:
                 skip_reason = self.reason
             else:
-                return kind
-        if kept or not skip_reason:
+                bad_reason = self.reason
+        if kept:
             return FrameKind.DATA
-        return self._skipped(skip_reason)
+        return self._bad(bad_reason) if bad_reason else self._skipped(skip_reason)
 
-    def _payload(self, data: dict[str, Any], batch: EventBatch) -> FrameKind:
+    def _payload(self, data: Any, batch: EventBatch) -> FrameKind:
         """One element of an array payload."""
-        event = data.get("e")
+        event = data["e"]
         if event == "markPriceUpdate":
             return self._mark_price(data, batch)
         if event == "forceOrder":
@@ -174,17 +176,22 @@ class BinanceParser(ParserBase):
         The time is the event time `E` (`T` is the next funding time); `p` is the mark price, `r` the funding rate.
         """
         symbol = data["s"]
-        if not self._accepts(symbol, data.get("st")):
-            return FrameKind.SKIPPED
+        if symbol not in self._linear and not self._accepts(symbol, data.get("st")):
+            return _SKIPPED
         ts_ms = data["E"]
-        px = float(data["p"])
-        if not (type(ts_ms) is int and 0 < ts_ms < MAX_TS_MS and 0.0 < px < INF):
+        px = _number(data["p"])
+        funding = data.get("r")
+        # `_number` gives a number, or something these comparisons reject with TypeError.
+        rate = _number(funding) if funding else None
+        if not (px >= 0.0 and 0 < ts_ms < MAX_TS_MS and (rate is None or -1.0 < rate < 1.0)):
             return self._invalid("markPriceUpdate", symbol)
+        if px == 0.0:
+            # A contract that is not trading (settled, about to list) has no mark yet.
+            return self._skipped(clip(f"{symbol} has no mark price yet"))
         batch.marks[symbol].append((ts_ms, px))
-        rate = funding_rate(data.get("r"))
         if rate is not None:
-            batch.funding_rate[symbol] = rate
-        return FrameKind.DATA
+            batch.funding_rate[symbol] = rate + 0.0
+        return _DATA
 
     def _force_order(self, data: dict[str, Any], batch: EventBatch) -> FrameKind:
         """A liquidation order (`!forceOrder@arr`, live 2026-10-09)::
@@ -271,14 +278,13 @@ class BinanceParser(ParserBase):
           `parse_klines` and `parse_margin_tiers`);
         - `{"code":-1121,"msg":"Invalid symbol."}` on any path: NOTICE (`error`).
         """
-        path = rest_path(url)
-        handler = find_handler(path, _REST_HANDLERS)
-        if handler is None:
-            return self._skipped(clip(f"no Binance parser for REST path {path!r}"))
-        size = len(body)
-        if size > self.max_rest_bytes:
-            return self._oversized(size, self.max_rest_bytes)
         try:
+            path = rest_path(url)
+            handler = find_handler(path, _REST_HANDLERS)
+            if handler is None:
+                return self._skipped(clip(f"no Binance parser for REST path {path!r}"))
+            if len(body) > self.max_rest_bytes:
+                return self._oversized(len(body), self.max_rest_bytes)
             doc = _loads(body)
             if _is_error_body(doc):
                 error_notice(batch, _EXCHANGE, doc["code"], doc["msg"], query_param(url, "symbol"))

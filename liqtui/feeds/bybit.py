@@ -66,9 +66,6 @@ _CONTRACT_KINDS = {
 }
 """instruments-info `contractType` to kind; spot and option rows have none."""
 
-_TICKER_STATE_LIMIT = 2_000
-"""Symbols whose merged ticker is kept; past it the states are dropped (the next snapshot rebuilds them)."""
-
 
 def looks_linear_perpetual(symbol: str) -> bool:
     """Bybit's naming of linear perpetuals (BTCUSDT, ETHUSDC, BTCPERP): inverse and dated names differ."""
@@ -106,8 +103,11 @@ class BybitParser(ParserBase):
         """Symbols already known to be linear perpetuals: the hot path's one set lookup."""
         self._trade_topics: dict[str, str] = {}
         """`publicTrade.<SYM>` → SYM for accepted symbols: the trade hot path's one lookup."""
-        self._tickers: dict[str, dict[str, Any]] = {}
-        """The merged ticker per symbol: the last snapshot with every later delta applied."""
+        self._ticker_topics: dict[str, str] = {}
+        """`tickers.<SYM>` → SYM for accepted symbols."""
+        self._single_oi: dict[str, float | None] = {}
+        """The merged ticker state per symbol, of the one field that outlives a message: `singleOpenInterest`
+        of the last snapshot, or of a later delta that carried it (None: the snapshot had no such field)."""
 
     # -------------------------------------------------------------------------------------------- websocket
 
@@ -131,23 +131,26 @@ class BybitParser(ParserBase):
             except (KeyError, TypeError, IndexError):
                 return self._control(msg, batch)
             # One dict lookup by the whole topic finds the symbol of an accepted trade topic: cheaper than
-            # testing the prefix, slicing the symbol off and looking that up.
-            symbol = self._trade_topics.get(topic) or self._trade_topic(topic)
-            if symbol is not None:
-                rows = batch.trades[symbol]
-                for trade in msg["data"]:
-                    ts_ms = trade["T"]
-                    px = _number(trade["p"])
-                    qty_base = _number(trade["v"])
-                    taker_buy = trade["S"] == "Buy"
-                    # The comparisons also reject what `_number` may return besides numbers (TypeError).
-                    if not (
-                        px > 0.0 and qty_base > 0.0 and 0 < ts_ms < MAX_TS_MS and (taker_buy or trade["S"] == "Sell")
-                    ):
-                        return self._invalid("publicTrade", symbol)
-                    rows.append((ts_ms, px, qty_base, taker_buy))
-                return _DATA
-            return self._topic(topic, msg, batch)
+            # testing the prefix, slicing the symbol off and looking that up. Tickers have their own.
+            symbol = self._trade_topics.get(topic)
+            if symbol is None:
+                symbol = self._ticker_topics.get(topic)
+                if symbol is not None:
+                    return self._ticker(symbol, msg, batch)
+                symbol = self._trade_topic(topic)
+                if symbol is None:
+                    return self._topic(topic, msg, batch)
+            rows = batch.trades[symbol]
+            for trade in msg["data"]:
+                ts_ms = trade["T"]
+                px = _number(trade["p"])
+                qty_base = _number(trade["v"])
+                taker_buy = trade["S"] == "Buy"
+                # The comparisons also reject what `_number` may return besides numbers (TypeError).
+                if not (px > 0.0 and qty_base > 0.0 and 0 < ts_ms < MAX_TS_MS and (taker_buy or trade["S"] == "Sell")):
+                    return self._invalid("publicTrade", symbol)
+                rows.append((ts_ms, px, qty_base, taker_buy))
+            return _DATA
         except PARSE_ERRORS as exc:
             return self._failed(exc)
 
@@ -168,7 +171,13 @@ class BybitParser(ParserBase):
         if topic.startswith("publicTrade."):
             return _SKIPPED  # `_trade_topic` refused the symbol and set the reason
         if topic.startswith("tickers."):
-            return self._ticker(topic[8:], msg, batch)
+            symbol = topic[8:]
+            if not self._accepts(symbol):
+                return _SKIPPED
+            if len(self._ticker_topics) >= SYMBOL_CACHE_LIMIT:
+                self._ticker_topics.clear()
+            self._ticker_topics[topic] = symbol
+            return self._ticker(symbol, msg, batch)
         if topic.startswith("allLiquidation."):
             return self._all_liquidation(topic[15:], msg["data"], batch)
         if topic.startswith("liquidation."):
@@ -188,45 +197,46 @@ class BybitParser(ParserBase):
         The snapshot gives a mark (65117.44), OI 29945.866 (the single side) and funding 0.0001; the delta
         carries none of them, so it emits nothing. Times are the envelope's `ts`.
         """
-        if symbol not in self._linear and not self._accepts(symbol):
-            return FrameKind.SKIPPED
         data = msg["data"]
         ts_ms = msg["ts"]
-        message_type = msg.get("type")
-        if type(data) is not dict or not (type(ts_ms) is int and 0 < ts_ms < MAX_TS_MS):
-            return self._invalid("tickers", symbol)
-        if message_type not in {"snapshot", "delta"}:
+        message_type = msg["type"]
+        snapshot = message_type == "snapshot"
+        if not (snapshot or message_type == "delta"):
             return self._bad(clip(f"ticker message type {message_type!r}"))
-        # Every field used is checked before the frame is merged, so a bad frame cannot poison the state.
+        # Every field used is read and checked before any state changes: a bad frame cannot poison the state.
+        # (`_number` gives a number, or something the comparisons below reject with TypeError.)
         mark = data.get("markPrice")
-        px = float(mark) if mark else None
+        px = _number(mark) if mark else 0.0
         single = data.get("singleOpenInterest")
-        single_oi = float(single) if single else None
+        single_oi = _number(single) if single else None
         both = data.get("openInterest")
-        frame_oi = float(both) if both else None
-        rate = funding_rate(data.get("fundingRate"))
-        if (px is not None and not 0.0 < px < INF) or not all(
-            0.0 <= oi < INF for oi in (single_oi, frame_oi) if oi is not None
+        frame_oi = _number(both) if both else None
+        funding = data.get("fundingRate")
+        rate = _number(funding) if funding else None
+        if not (
+            0 < ts_ms < MAX_TS_MS
+            and px >= 0.0
+            and (single_oi is None or single_oi >= 0.0)
+            and (frame_oi is None or frame_oi >= 0.0)
+            and (rate is None or -1.0 < rate < 1.0)
         ):
             return self._invalid("tickers", symbol)
-        state = self._tickers.get(symbol)
-        if message_type == "snapshot" or state is None:
-            # A delta before any snapshot (it should not happen) starts the state rather than being lost.
-            if len(self._tickers) >= _TICKER_STATE_LIMIT:
-                self._tickers.clear()
-            state = self._tickers[symbol] = dict(data)
-        else:
-            state.update(data)
-        if px is not None:
+        if snapshot or single_oi is not None:
+            # A snapshot replaces the state (None when it has no single field); a delta changes what it carries.
+            if len(self._single_oi) >= SYMBOL_CACHE_LIMIT:
+                self._single_oi.clear()
+            self._single_oi[symbol] = single_oi
+        if px > 0.0:  # a zero mark (a contract not trading yet) is no mark
             batch.marks[symbol].append((ts_ms, px))
-        if "singleOpenInterest" in data or "openInterest" in data:
-            merged_single = state.get("singleOpenInterest")
-            oi_base = float(merged_single) if merged_single else frame_oi
+        if single_oi is not None or frame_oi is not None:
+            oi_base = self._single_oi.get(symbol)
+            if oi_base is None:
+                oi_base = frame_oi
             if oi_base is not None:
                 batch.open_interest[symbol].append((ts_ms, oi_base))
         if rate is not None:
-            batch.funding_rate[symbol] = rate
-        return FrameKind.DATA
+            batch.funding_rate[symbol] = rate + 0.0
+        return _DATA
 
     def _all_liquidation(self, symbol: str, data: list[Any], batch: EventBatch) -> FrameKind:
         """Liquidations of one symbol, batched every 500 ms (live 2026-10-09)::
@@ -334,6 +344,7 @@ class BybitParser(ParserBase):
         self._kinds = instrument_kinds(instruments, _EXCHANGE)
         self._linear.clear()
         self._trade_topics.clear()
+        self._ticker_topics.clear()
 
     def _add_instruments(self, instruments: list[Instrument]) -> None:
         """Add a further page of the (paginated) instrument table to the one already set."""
@@ -344,6 +355,7 @@ class BybitParser(ParserBase):
             self._kinds.update(kinds)
         self._linear.clear()
         self._trade_topics.clear()
+        self._ticker_topics.clear()
 
     # ------------------------------------------------------------------------------------------------- REST
 
@@ -359,14 +371,13 @@ class BybitParser(ParserBase):
           `parse_klines` and `parse_margin_tiers`);
         - `{"retCode":10001,"retMsg":"params error",...}` (any retCode but 0): NOTICE (`error`).
         """
-        path = rest_path(url)
-        handler = find_handler(path, _REST_HANDLERS)
-        if handler is None:
-            return self._skipped(clip(f"no Bybit parser for REST path {path!r}"))
-        size = len(body)
-        if size > self.max_rest_bytes:
-            return self._oversized(size, self.max_rest_bytes)
         try:
+            path = rest_path(url)
+            handler = find_handler(path, _REST_HANDLERS)
+            if handler is None:
+                return self._skipped(clip(f"no Bybit parser for REST path {path!r}"))
+            if len(body) > self.max_rest_bytes:
+                return self._oversized(len(body), self.max_rest_bytes)
             doc = _loads(body)
             if doc["retCode"] != 0:
                 error_notice(batch, _EXCHANGE, doc["retCode"], doc.get("retMsg"), query_param(url, "symbol"))

@@ -41,10 +41,10 @@ number: Final = orjson.loads
 """Reads one decimal string the exchange sent (`"83434.40"`) as a number, for the hot paths.
 
 `orjson.loads` parses a decimal string correctly rounded, like `float()`, at half its cost (about 90 ns against
-170 ns here), and it can never yield NaN or an infinity: `"NaN"`, `"inf"` and `"1e999"` raise
-`JSONDecodeError`. It returns an int for `"5"` and a str, list, bool or None for strings that hold other JSON,
-so callers add `0.0` (or multiply by a float), which makes every number a float and raises TypeError for all
-the rest but booleans (True + 0.0 is 1.0: harmless). It rejects JSON numbers (not strings) with TypeError.
+170 ns here), and it never yields NaN or an infinity: `"NaN"`, `"inf"` and `"1e999"` raise `JSONDecodeError`.
+It returns an int for `"539"` (numpy makes it a float in the store's rows), and a str, list, dict, bool or None
+for strings that hold other JSON: the hot paths' range checks (`px > 0.0`) raise TypeError for all of those but
+booleans (True is 1: harmless). A JSON number where the wire format has a string raises TypeError (BAD).
 """
 
 INF: Final = math.inf

@@ -54,6 +54,7 @@ _loads = orjson.loads
 _number = number
 _EXCHANGE = Exchange.OKX
 _DATA = FrameKind.DATA
+_SKIPPED = FrameKind.SKIPPED
 _PONG = FrameKind.PONG
 _NAN = float("nan")
 
@@ -116,8 +117,13 @@ class OkxParser(ParserBase):
             {"arg":{"channel":"trades","instId":"BTC-USDT-SWAP"},"data":[{"instId":"BTC-USDT-SWAP",
              "tradeId":"148266905","px":"48938.5","sz":"5","side":"buy","ts":"1640131236050"}]}
 
-        is the trade (1640131236050, 48938.5, 5 × 0.01 = 0.05 BTC, taker_buy=True). The heartbeat answer is the
-        bare text `pong`.
+        is the trade (1640131236050, 48938.5, 5 × 0.01 = 0.05 BTC, taker_buy=True). The next commonest, a mark
+        price (2021-12)::
+
+            {"arg":{"channel":"mark-price","instId":"WNCG-USDT-SWAP"},"data":[{"instId":"WNCG-USDT-SWAP",
+             "instType":"SWAP","markPx":"2.1729","ts":"1640131259180"}]}
+
+        is the mark (1640131259180, 2.1729). The heartbeat answer is the bare text `pong`.
         """
         if len(frame) > self.max_frame_bytes:
             return self._oversized(len(frame), self.max_frame_bytes)
@@ -151,16 +157,26 @@ class OkxParser(ParserBase):
                         return self._invalid("trades", inst_id)
                     rows.append((ts_ms, px, qty_base, taker_buy))
                 return _DATA
+            if channel == "mark-price":
+                inst_id = arg["instId"]
+                if inst_id not in self._linear and not self._accepts(inst_id):
+                    return _SKIPPED
+                marks = batch.marks[inst_id]
+                for item in data:
+                    ts_ms = int(item["ts"])
+                    px = _number(item["markPx"])
+                    if not (px > 0.0 and 0 < ts_ms < MAX_TS_MS):
+                        return self._invalid("mark-price", inst_id)
+                    marks.append((ts_ms, px))
+                return _DATA
             return self._channel(channel, arg, data, batch)
         except PARSE_ERRORS as exc:
             return self._failed(exc)
 
     def _channel(self, channel: object, arg: dict[str, Any], data: list[Any], batch: EventBatch) -> FrameKind:
-        """Every channel but trades."""
+        """Every channel but trades and mark price."""
         if channel == "liquidation-orders":
             return self._liquidations(data, batch)
-        if channel == "mark-price":
-            return self._mark_price(arg["instId"], data, batch)
         if channel == "open-interest":
             return self._open_interest(arg["instId"], data, batch)
         return self._skipped(clip(f"channel {channel!r} is not one liqtui reads"))
@@ -222,25 +238,6 @@ class OkxParser(ParserBase):
         if kept or not skip_reason:
             return FrameKind.DATA
         return self._skipped(skip_reason)
-
-    def _mark_price(self, inst_id: str, data: list[Any], batch: EventBatch) -> FrameKind:
-        """A mark price (2021-12)::
-
-            {"arg":{"channel":"mark-price","instId":"WNCG-USDT-SWAP"},"data":[{"instId":"WNCG-USDT-SWAP",
-             "instType":"SWAP","markPx":"2.1729","ts":"1640131259180"}]}
-
-        is the mark (1640131259180, 2.1729).
-        """
-        if inst_id not in self._linear and not self._accepts(inst_id):
-            return FrameKind.SKIPPED
-        rows = batch.marks[inst_id]
-        for item in data:
-            ts_ms = int(item["ts"])
-            px = float(item["markPx"])
-            if not (0 < ts_ms < MAX_TS_MS and 0.0 < px < INF):
-                return self._invalid("mark-price", inst_id)
-            rows.append((ts_ms, px))
-        return FrameKind.DATA
 
     def _open_interest(self, inst_id: str, data: list[Any], batch: EventBatch) -> FrameKind:
         """Open interest, about every 3 s (2021-12)::
@@ -346,14 +343,13 @@ class OkxParser(ParserBase):
           and DATA without events (read them with `parse_klines` and `parse_margin_tiers`);
         - `{"code":"51001","msg":"Instrument ID does not exist","data":[]}` (any code but "0"): NOTICE (`error`).
         """
-        path = rest_path(url)
-        handler = find_handler(path, _REST_HANDLERS)
-        if handler is None:
-            return self._skipped(clip(f"no OKX parser for REST path {path!r}"))
-        size = len(body)
-        if size > self.max_rest_bytes:
-            return self._oversized(size, self.max_rest_bytes)
         try:
+            path = rest_path(url)
+            handler = find_handler(path, _REST_HANDLERS)
+            if handler is None:
+                return self._skipped(clip(f"no OKX parser for REST path {path!r}"))
+            if len(body) > self.max_rest_bytes:
+                return self._oversized(len(body), self.max_rest_bytes)
             doc = _loads(body)
             if str(doc["code"]) != "0":
                 error_notice(batch, _EXCHANGE, doc["code"], doc.get("msg"), query_param(url, "instId"))
