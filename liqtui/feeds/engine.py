@@ -56,6 +56,8 @@ class History:
     """`OPEN_INTEREST_DTYPE` rows, oldest first; empty where the exchange publishes no history."""
     tiers: tuple[MarginTier, ...]
     """The instrument's maintenance tiers, empty where unknown (the estimator's defaults apply)."""
+    contract_size_base: float = 1.0
+    """Base units per contract (OKX's tiers are in contracts)."""
 
 
 HistoryCallback = Callable[[History], None]
@@ -149,6 +151,7 @@ class FeedEngine:
             if owns_session and self._session is not None:
                 await self._session.close()
                 self._session = None
+                self._rest.clear()  # those clients hold the closed session
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coroutine, name=name)
@@ -270,4 +273,6 @@ class FeedEngine:
         except FeedError as error:
             log.info("no maintenance tiers for %s:%s (%s); defaults apply", exchange.value, symbol, error)
             tiers = ()
-        self.on_history(History(f"{exchange.value}:{symbol}", klines, open_interest, tiers))
+        listed = self.tables.get(exchange, {}).get(symbol)
+        contract_size = listed.contract_size_base if listed is not None else 1.0
+        self.on_history(History(f"{exchange.value}:{symbol}", klines, open_interest, tiers, contract_size))
