@@ -90,7 +90,7 @@ class TraderSpec:
     """The leverages traders choose from. Deliberately not the estimator's default mix."""
     leverage_weights: tuple[float, ...] = (0.08, 0.12, 0.18, 0.16, 0.14, 0.14, 0.09, 0.06, 0.03)
     """How often each leverage is chosen (normalised to sum to 1)."""
-    size_median_usd: float = _num(8000.0, gt=0)
+    size_median_usd: float = _num(10_000.0, gt=0)
     """The median position notional, USDT."""
     size_sigma: float = _num(1.3, ge=0, le=4)
     """The spread of the (log-normal) body of position sizes."""
@@ -108,7 +108,7 @@ class TraderSpec:
 class MarketSpec:
     """Market-wide dynamics."""
 
-    regime_vol_multipliers: tuple[float, ...] = (0.5, 1.0, 2.5)
+    regime_vol_multipliers: tuple[float, ...] = (0.6, 1.0, 1.8)
     """Volatility regimes, as multiples of each asset's `daily_vol`; the market switches between them."""
     regime_mean_minutes: float = _num(120.0, gt=0)
     """How long a volatility regime lasts on average."""
@@ -134,9 +134,9 @@ def _default_assets() -> tuple[AssetSpec, ...]:
             tick_size=0.1,
             qty_step=0.001,
             okx_ct_val=0.01,
-            daily_vol=0.025,
-            jump_rate_per_day=2.0,
-            jump_size=0.008,
+            daily_vol=0.02,
+            jump_rate_per_day=1.5,
+            jump_size=0.006,
             impact_bps_per_musd=1.0,
             activity=1.0,
             size_scale=1.5,
@@ -147,9 +147,9 @@ def _default_assets() -> tuple[AssetSpec, ...]:
             tick_size=0.01,
             qty_step=0.001,
             okx_ct_val=0.1,
-            daily_vol=0.035,
-            jump_rate_per_day=2.0,
-            jump_size=0.01,
+            daily_vol=0.028,
+            jump_rate_per_day=1.5,
+            jump_size=0.008,
             impact_bps_per_musd=2.0,
             activity=0.7,
             size_scale=1.0,
@@ -160,9 +160,9 @@ def _default_assets() -> tuple[AssetSpec, ...]:
             tick_size=0.001,
             qty_step=0.01,
             okx_ct_val=1.0,
-            daily_vol=0.05,
-            jump_rate_per_day=3.0,
-            jump_size=0.015,
+            daily_vol=0.04,
+            jump_rate_per_day=2.0,
+            jump_size=0.012,
             impact_bps_per_musd=5.0,
             activity=0.5,
             size_scale=0.6,
@@ -174,25 +174,25 @@ def _default_exchanges() -> tuple[ExchangeSpec, ...]:
     return (
         ExchangeSpec(
             name="binance",
-            opens_per_s=2.5,
+            opens_per_s=2.0,
             mean_hold_minutes=240.0,
-            noise_trades_per_s=6.0,
+            noise_trades_per_s=10.0,
             momentum=0.25,
             basis_bps=1.0,
         ),
         ExchangeSpec(
             name="bybit",
-            opens_per_s=1.5,
+            opens_per_s=1.2,
             mean_hold_minutes=180.0,
-            noise_trades_per_s=4.0,
+            noise_trades_per_s=7.0,
             momentum=0.35,
             basis_bps=1.5,
         ),
         ExchangeSpec(
             name="okx",
-            opens_per_s=1.0,
+            opens_per_s=0.8,
             mean_hold_minutes=300.0,
-            noise_trades_per_s=3.0,
+            noise_trades_per_s=5.0,
             momentum=0.1,
             basis_bps=2.0,
         ),

@@ -94,11 +94,10 @@ class PositionBook:
             self.min_short_liq_px = min(self.min_short_liq_px, float(new["liq_px"][~longs].min()))
 
     def remove(self, index: npt.NDArray[np.intp]) -> npt.NDArray[Any]:
-        """Closes the positions at `index` (unique, any order) and returns them (`POSITION_DTYPE`)."""
+        """Closes the positions at `index` (unique, ascending) and returns them (`POSITION_DTYPE`)."""
         removed = np.zeros(len(index), dtype=POSITION_DTYPE)
         if not len(index):
             return removed
-        index = np.sort(index)
         new_n = self._n - len(index)
         holes = index[index < new_n]
         tail = np.ones(self._n - new_n, dtype=bool)
