@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -65,3 +66,48 @@ async def test_fault_requests_that_make_no_sense_are_refused(sim_server: Any, bo
 async def test_fault_body_must_be_json(sim_server: Any) -> None:
     async with sim_server.session.post(sim_server.url + "/sim/faults", data=b"drop please") as response:
         assert response.status == 400
+
+
+ODD_MESSAGES = [
+    "",
+    "null",
+    "[]",
+    '"SUBSCRIBE"',
+    "1e999",
+    '{"method": ["SUBSCRIBE"], "id": 1}',
+    '{"method": "SUBSCRIBE", "params": [{"a": 1}, null], "id": 2}',
+    '{"method": "SET_PROPERTY", "params": [["combined"], true], "id": 3}',
+    '{"op": {"x": 1}, "args": [[1]]}',
+    '{"op": "subscribe", "args": [{"channel": ["trades"]}, {"channel": "trades", "instId": {"x": 1}}]}',
+    '{"op": "subscribe", "args": [null, 5, "tickers."]}',
+    '{"op": "unsubscribe", "args": [{"channel": "liquidation-orders", "instType": [1]}]}',
+    '{"op": "ping", "req_id": 5}',
+    "\u0000\u00ff",
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "alive"),
+    [
+        ("/binance/market/stream", '{"method": "LIST_SUBSCRIPTIONS", "id": 99}'),
+        ("/bybit/v5/public/linear", '{"op": "ping", "req_id": "alive"}'),
+        ("/okx/ws/v5/public", "ping"),
+    ],
+)
+async def test_odd_client_messages_never_kill_the_socket(sim_server: Any, path: str, alive: str) -> None:
+    async with sim_server.connect(path) as client:
+        for index, message in enumerate(ODD_MESSAGES):
+            await client.send(message)
+            if index % 8 == 7:
+                await asyncio.sleep(1.0)  # Binance's 10 messages a second
+        await asyncio.sleep(1.0)
+        replies = await client.collect(0.3)
+        await client.send(alive)
+        last = await client.until(
+            lambda f: (
+                f == "pong"
+                or (isinstance(f, dict) and f.get("id") == 99)
+                or (isinstance(f, dict) and f.get("req_id") == "alive")
+            )
+        )
+    assert last and len(replies) >= len(ODD_MESSAGES) - 3

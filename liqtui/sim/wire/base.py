@@ -8,6 +8,7 @@ holds up the rest: when its queue is full it is dropped, as the real exchanges d
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import enum
 import itertools
@@ -147,11 +148,15 @@ class WsConnection:
 
     exchange: Exchange
     path: str
+    """The path and query the client connected to."""
     ws: web.WebSocketResponse
     request: web.Request
     faults: FaultState
+    """Consulted on every frame: nothing goes out while the exchange is stalled."""
     queue_limit_bytes: int
+    """The most bytes that may wait in the send queue before the client is dropped as too slow."""
     conn_id: str = ""
+    """The exchange's connection id (Bybit `conn_id`, OKX `connId`); a counter where the exchange has none."""
     routed: bool = True
     """False on Binance's legacy unrouted path: acknowledged, but sent no market data."""
     combined: bool = False
@@ -159,15 +164,21 @@ class WsConnection:
     subscriptions: dict[str, Any] = field(default_factory=dict)
     """Stream or topic name → what the hub needs to serve it, in subscription order."""
     frames_sent: int = 0
+    """Text frames written to the socket."""
     opened_mono: float = field(default_factory=time.monotonic)
     last_recv_mono: float = field(default_factory=time.monotonic)
+    """When the client last sent anything (the idle rules)."""
     last_push_mono: float = field(default_factory=time.monotonic)
+    """When a text frame last went out (the idle rules)."""
     last_ping_mono: float = field(default_factory=time.monotonic)
+    """When the server last sent a websocket ping (Binance)."""
     ping_outstanding_since: float | None = None
     """When the oldest unanswered server ping went out."""
     recv_window_start: float = 0.0
     recv_window_count: int = 0
+    """Messages received since `recv_window_start` (Binance's 10 messages a second)."""
     closing: bool = False
+    """A close or drop is under way: nothing more is queued."""
     queued_bytes: int = 0
     _queue: asyncio.Queue[QueueItem] = field(init=False)
     _writer: asyncio.Task[None] | None = field(init=False, default=None)
@@ -273,7 +284,7 @@ def loads(text: str | bytes) -> Any:
         raise ValueError(str(error)) from None
 
 
-class ExchangeHub:
+class ExchangeHub(abc.ABC):
     """One exchange's websocket server: connections, subscriptions, fan-out and faults. Subclassed per exchange."""
 
     exchange: Exchange
@@ -347,24 +358,27 @@ class ExchangeHub:
         """The id the exchange gives a new connection ("" for a plain counter)."""
         return ""
 
+    @abc.abstractmethod
     def on_open(self, conn: WsConnection, initial: list[str]) -> None:
         """A connection opened, with the streams its URL named."""
 
+    @abc.abstractmethod
     def on_text(self, conn: WsConnection, text: str) -> None:
         """One text frame from the client."""
-        raise NotImplementedError
 
     def on_binary(self, conn: WsConnection, data: bytes) -> None:
         """A binary frame: no exchange here accepts one; treated as text that does not parse."""
         self.on_text(conn, data.decode("utf-8", "replace"))
 
+    @abc.abstractmethod
     def on_closed(self, conn: WsConnection) -> None:
         """Forget a closed connection's subscriptions."""
 
+    @abc.abstractmethod
     def on_step(self, step: MarketStep, now: int) -> None:
         """Fan one market step out to the subscribers."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def on_timer(self, now: int, mono: float) -> None:
         """Periodic pushes and per-connection timers (heartbeats, idle cuts)."""
 
@@ -392,17 +406,17 @@ class ExchangeHub:
                 conn.send_unstalled(frame)
         return len(conns)
 
+    @abc.abstractmethod
     def reject(self, symbol: str) -> int:
         """`symbol` was just rejected: stop serving it. Returns how many subscriptions ended."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def malformed_frames(self) -> list[bytes]:
         """A few broken frames in this exchange's style."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def oversized_frame(self) -> bytes:
         """One text frame over 1 MiB in this exchange's style."""
-        raise NotImplementedError
 
     def status(self) -> dict[str, Any]:
         """Connections and counters for `/sim/status`."""

@@ -72,6 +72,9 @@ class BybitHub(ExchangeHub):
 
     # Control messages
 
+    def on_open(self, conn: WsConnection, initial: list[str]) -> None:
+        """Bybit names no topics in its URL: subscriptions come by message only."""
+
     def _reply(self, conn: WsConnection, op: str, req_id: Any, success: bool, ret_msg: str) -> None:
         conn.send(
             dumps(

@@ -85,6 +85,9 @@ class OkxHub(ExchangeHub):
 
     # Control messages
 
+    def on_open(self, conn: WsConnection, initial: list[str]) -> None:
+        """OKX names no channels in its URL: subscriptions come by message only."""
+
     def _event(self, conn: WsConnection, request_id: Any, **fields: Any) -> None:
         frame: dict[str, Any] = {"id": request_id} if isinstance(request_id, str) else {}
         frame.update(fields)
@@ -152,7 +155,7 @@ class OkxHub(ExchangeHub):
         self._event(conn, request_id, event="subscribe", arg=echo)
         # The value channels push the current value straight after the ack.
         if channel == "mark-price":
-            conn.send(self._mark_message(echo["instId"], now_ms()))
+            conn.send(self._mark_message(echo["instId"], now_ms(), pushed=False))
         elif channel == "open-interest":
             conn.send(self._open_interest_message(echo["instId"], now_ms()))
 
@@ -251,9 +254,11 @@ class OkxHub(ExchangeHub):
 
     # Encoders
 
-    def _mark_message(self, symbol: str, now: int) -> bytes:
+    def _mark_message(self, symbol: str, now: int, *, pushed: bool = True) -> bytes:
+        """A mark-price push; `pushed` when it goes to every subscriber (not a new one's first value)."""
         mark = self.formats[symbol].px(self.market.state(self.key(symbol)).mark_px)
-        self._last_mark[symbol] = (mark, now)
+        if pushed:
+            self._last_mark[symbol] = (mark, now)
         return dumps(
             {
                 "arg": {"channel": "mark-price", "instId": symbol},
