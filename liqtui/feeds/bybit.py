@@ -72,24 +72,25 @@ def looks_linear_perpetual(symbol: str) -> bool:
     return "-" not in symbol and symbol.endswith(("USDT", "USDC", "PERP"))
 
 
-def rejected_symbol(ret_msg: str) -> str | None:
-    """The symbol a refusal names, from Bybit's wordings (seen live):
+def rejected_symbols(ret_msg: str) -> list[str]:
+    """The symbols a refusal names, in order, from Bybit's wordings (seen live):
 
-    - `error:handler not found,topic:orderbook.25.BTCUSD` → `BTCUSD`
-    - `Invalid symbol :[tickers.TAOUSDT]` → `TAOUSDT`; `Invalid symbol :[NOTACOINUSDT]` → `NOTACOINUSDT`
-    - `Params Error`, `args size >10` → None
+    - `error:handler not found,topic:orderbook.25.BTCUSD` → `[BTCUSD]`
+    - `Invalid symbol :[tickers.TAOUSDT]` → `[TAOUSDT]`; `Invalid symbol :[NOTACOINUSDT]` → `[NOTACOINUSDT]`
+    - `Invalid symbol :[tickers.AUSDT,allLiquidation.AUSDT,tickers.BUSDT]` → `[AUSDT, BUSDT]`
+    - `Params Error`, `args size >10` → `[]`
     """
     start = ret_msg.find("topic:")
     if start >= 0:
-        topic = ret_msg[start + 6 :]
+        topics = ret_msg[start + 6 :]
     else:
         start = ret_msg.find("[")
         if start < 0:
-            return None
+            return []
         end = ret_msg.find("]", start)
-        topic = ret_msg[start + 1 : end if end >= 0 else None]
-    symbol = topic.split(",")[0].strip().rsplit(".", 1)[-1].strip()
-    return symbol or None
+        topics = ret_msg[start + 1 : end if end >= 0 else None]
+    symbols = [topic.strip().rsplit(".", 1)[-1].strip() for topic in topics.split(",")]
+    return list(dict.fromkeys(symbol for symbol in symbols if symbol))
 
 
 class BybitParser(ParserBase):
@@ -301,7 +302,7 @@ class BybitParser(ParserBase):
             {"success":false,"ret_msg":"error:handler not found,topic:tickers.NOPEUSDT","conn_id":"...",
              "req_id":"","op":"subscribe"}
 
-        A refusal is a NOTICE (`rejected`) naming the symbol, except `error:already subscribed,topic:...`: the
+        A refusal is a NOTICE (`rejected`), one per symbol it names, except `error:already subscribed,topic:...`: the
         topic keeps streaming, so that one is an ACK.
         """
         success = msg.get("success")
@@ -310,7 +311,9 @@ class BybitParser(ParserBase):
             text = clip(ret_msg if ret_msg is not None else msg)
             if "already subscribed" in text:
                 return FrameKind.ACK
-            batch.notices.append(Notice(code="rejected", text=text, symbol=rejected_symbol(text)))
+            # One notice per symbol named, so each is marked rejected while the others keep streaming.
+            symbols: list[str | None] = [*rejected_symbols(text)] or [None]
+            batch.notices.extend(Notice(code="rejected", text=text, symbol=symbol) for symbol in symbols)
             return FrameKind.NOTICE
         op = msg.get("op")
         if op in {"ping", "pong"} or ret_msg == "pong":

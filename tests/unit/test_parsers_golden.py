@@ -305,6 +305,11 @@ def test_bybit_control_replies() -> None:
         kind, batch = parse(BybitParser(), frame)
         assert kind is FrameKind.NOTICE
         assert batch.notices == [Notice(code="rejected", text=ret_msg, symbol=symbol)]
+    # One refusal naming several topics: a notice per symbol, each once.
+    ret_msg = "Invalid symbol :[tickers.AUSDT,allLiquidation.AUSDT,publicTrade.BUSDT]"
+    kind, batch = parse(BybitParser(), json.dumps({"success": False, "ret_msg": ret_msg, "op": "subscribe"}))
+    assert kind is FrameKind.NOTICE
+    assert [n.symbol for n in batch.notices] == ["AUSDT", "BUSDT"]
 
 
 def test_bybit_linear_perpetual_naming_and_instrument_table() -> None:
