@@ -158,12 +158,17 @@ class _Listing:
 
 
 def _liq_fn(exchange: Exchange, tiers: tuple[MarginTier, ...], ct_val: float) -> LiqPxFn:
+    """The exchange's liquidation formula as (side, qty_base, entry_px, leverage, margin_usd) -> liq_px."""
     if exchange is Exchange.BINANCE:
         return lambda side, qty, entry, lev, margin: binance_liquidation_px_array(
             side, qty, entry, margin, tiers
         )
     if exchange is Exchange.BYBIT:
-        return lambda side, qty, entry, lev, margin: bybit_liquidation_px_array(side, qty, entry, lev, tiers)
+        # Bybit's formula counts the initial margin from the leverage; margin beyond it (or taken from it by
+        # funding) is "extra margin".
+        return lambda side, qty, entry, lev, margin: bybit_liquidation_px_array(
+            side, qty, entry, lev, tiers, margin - qty * entry / lev
+        )
     return lambda side, qty, entry, lev, margin: okx_liquidation_px_array(
         side, qty / ct_val, ct_val, entry, margin, tiers
     )
@@ -477,6 +482,8 @@ class Market:
     def _step_listing(self, li: _Listing, ctx: _StepContext, fair_path: FloatArray) -> None:
         mark_path = self._move_mark(li, ctx, fair_path)
         tape = _Tape(ctx.t0, ctx.t1, len(mark_path))
+        if ctx.t0 // FUNDING_INTERVAL_MS != ctx.t1 // FUNDING_INTERVAL_MS:
+            self._settle_funding(li)
         # Liquidations first: the mark crossed their price during the step.
         crossed = li.book.crossed(float(mark_path.min()), float(mark_path.max()))
         if len(crossed):
@@ -506,6 +513,23 @@ class Market:
         li.index_px = float(index_path[-1])
         li.mark_px = float(mark_path[-1])
         return np.asarray(mark_path, dtype=np.float64)
+
+    def _settle_funding(self, li: _Listing) -> None:
+        """Funding settles: longs pay shorts when the rate is positive. Isolated margin changes, so every
+        position's liquidation price moves (away from the mark for those who receive)."""
+        book = li.book
+        if not len(book):
+            return
+        side = book.column("side")
+        qty = book.column("qty_base")
+        entry = book.column("entry_px")
+        leverage = book.column("leverage")
+        margin = book.column("margin_usd") - side * li.funding_rate * qty * li.mark_px
+        book.reprice(
+            margin,
+            li.liq_px(side, qty, entry, leverage, margin),
+            bankruptcy_px_array(side, qty, entry, margin),
+        )
 
     def _liquidate(  # noqa: PLR0917 - one step's pieces, passed on from `_step_listing`
         self,

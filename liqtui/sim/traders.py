@@ -127,6 +127,21 @@ class PositionBook:
         self.min_short_liq_px = float(np.where(~longs & ~hit, liq, np.inf).min(initial=np.inf))
         return np.flatnonzero(hit)
 
+    def reprice(
+        self,
+        margin_usd: npt.NDArray[np.float64],
+        liq_px: npt.NDArray[np.float64],
+        bankruptcy_px: npt.NDArray[np.float64],
+    ) -> None:
+        """Replaces every open position's margin, liquidation and bankruptcy price (after funding)."""
+        n = self._n
+        self._cols["margin_usd"][:n] = margin_usd
+        self._cols["liq_px"][:n] = liq_px
+        self._cols["bankruptcy_px"][:n] = bankruptcy_px
+        longs = self.column("side") > 0
+        self.max_long_liq_px = float(np.where(longs, liq_px, -np.inf).max(initial=-np.inf))
+        self.min_short_liq_px = float(np.where(longs, np.inf, liq_px).min(initial=np.inf))
+
     def exact_sums(self) -> tuple[float, float]:
         """Open long and short size recomputed from the rows (also resets the running sums to them)."""
         longs = self.column("side") > 0

@@ -304,3 +304,29 @@ def test_opened_positions_follow_the_scenario_leverage_mix() -> None:
     assert chi2 < 26.1, f"chi-square {chi2:.1f} over {len(values) - 1} degrees of freedom (p < 0.001)"
     # And it is not the estimator's default mix (5/10/20/25/50/100).
     assert not math.isclose(float(np.mean(leverage)), 26.0, rel_tol=0.05)
+
+
+def test_funding_settlement_moves_margins_and_liquidation_prices() -> None:
+    """At 00:00, 08:00 and 16:00 UTC longs pay shorts the funding rate (or the reverse); isolated margins
+    change, so liquidation prices move."""
+    funding_ms = (NOW_MS // (8 * 3_600_000) + 1) * 8 * 3_600_000
+    market = Market(replace(default_scenario(), history_hours=2.0), 8, funding_ms - 50)
+    key = "binance:ETHUSDT"
+    before = market.positions(key)
+    rate = market.state(key).funding_rate
+    market.advance(funding_ms + 50)
+    after = market.positions(key)
+    mark = market.state(key).mark_px
+    index = {(int(r["opened_ms"]), float(r["entry_px"]), float(r["qty_base"])): r for r in before}
+    matched = [
+        (index[k], r)
+        for r in after
+        if (k := (int(r["opened_ms"]), float(r["entry_px"]), float(r["qty_base"]))) in index
+    ]
+    assert len(matched) > 0.9 * len(before) and rate != 0
+    for old, new in matched:
+        paid = old["side"] * rate * old["qty_base"] * mark
+        assert new["margin_usd"] == pytest.approx(old["margin_usd"] - paid, rel=1e-9)
+        # Paying funding brings the liquidation price closer to the price; receiving it pushes it away.
+        moved = (new["liq_px"] - old["liq_px"]) * old["side"]
+        assert moved > 0 if paid > 0 else moved < 0
