@@ -131,11 +131,23 @@ async def fetch_open_interest_history(client: RestClient, symbol: str, hours: fl
         )
         return rows
     if exchange is Exchange.OKX:
-        params = {"instId": symbol, "period": "5m", "limit": min(100, bars)}
-        rows = await _get_parsed(
-            client, "/api/v5/rubik/stat/contracts/open-interest-history", params, okx.parse_open_interest_history
-        )
-        return rows
+        # At most 100 rows a request, newest first: page back in time with `end` until `hours` are covered.
+        okx_pages: list[npt.NDArray[Any]] = []
+        end: int | None = None
+        fetched = 0
+        for _ in range(MAX_PAGES):
+            params = {"instId": symbol, "period": "5m", "limit": min(100, bars - fetched)}
+            if end is not None:
+                params["end"] = end
+            page = await _get_parsed(
+                client, "/api/v5/rubik/stat/contracts/open-interest-history", params, okx.parse_open_interest_history
+            )
+            okx_pages.append(page)
+            fetched += len(page)
+            if fetched >= bars or len(page) == 0:
+                break
+            end = int(page["ts_ms"].min()) - 1
+        return np.unique(np.concatenate(okx_pages)) if okx_pages else np.zeros(0, dtype=OPEN_INTEREST_DTYPE)
     pages: list[npt.NDArray[Any]] = []
     cursor = ""
     fetched = 0

@@ -146,3 +146,21 @@ async def test_okx_instruments_values_tiers_and_candles(sim_server: Any) -> None
     assert (await sim_server.get("/okx/api/v5/market/history-candles?instId=BTC-USDT-SWAP&limit=101"))[1][
         "code"
     ] == "51000"
+
+
+async def test_okx_open_interest_history_pages_back_in_time(sim_server: Any) -> None:
+    """Per-instrument OI history: rows [ts, oi contracts, oiCcy, oiUsd], newest first, `end` pages backwards."""
+    base = "/okx/api/v5/rubik/stat/contracts/open-interest-history?instId=BTC-USDT-SWAP&period=5m"
+    status, body = await sim_server.get(base + "&limit=5")
+    assert status == 200 and body["code"] == "0"
+    rows = body["data"]
+    assert len(rows) == 5 and all(len(row) == 4 and all(isinstance(v, str) for v in row) for row in rows)
+    stamps = [int(row[0]) for row in rows]
+    assert stamps == sorted(stamps, reverse=True) and stamps[0] - stamps[1] == 300_000
+    ct_val = 0.01
+    for _, oi, oi_ccy, _ in rows:
+        assert abs(float(oi) * ct_val - float(oi_ccy)) <= 1e-6 * float(oi_ccy) + 1e-8
+    status, older = await sim_server.get(base + f"&limit=5&end={stamps[-1] - 1}")
+    assert status == 200 and int(older["data"][0][0]) == stamps[-1] - 300_000
+    status, unknown = await sim_server.get(base.replace("BTC-USDT-SWAP", "NOPE-USDT-SWAP"))
+    assert unknown["code"] != "0"

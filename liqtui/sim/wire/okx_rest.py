@@ -63,6 +63,7 @@ class OkxRest:
             web.get("/okx/api/v5/public/position-tiers", self.position_tiers),
             web.get("/okx/api/v5/market/candles", self.candles),
             web.get("/okx/api/v5/market/history-candles", self.history_candles),
+            web.get("/okx/api/v5/rubik/stat/contracts/open-interest-history", self.open_interest_history),
         ]
 
     def _selected(self, request: web.Request) -> list[SimInstrument] | web.Response:
@@ -199,6 +200,38 @@ class OkxRest:
                         "baseMaxLoan": "",
                     }
                 )
+        return envelope(rows)
+
+    async def open_interest_history(self, request: web.Request) -> web.Response:
+        """Per-instrument open interest every `period`, newest first, as rows `[ts, oi, oiCcy, oiUsd]`; at most 100
+        rows, `end` (exclusive of newer rows) pages back in time."""
+        inst_id = request.query.get("instId")
+        if not inst_id:
+            return empty_param("instId")
+        if not self.hub.listed(inst_id):
+            return unknown_instrument()
+        period_ms = BARS_MS.get(request.query.get("period", "5m"))
+        if period_ms is None:
+            return param_error("period")
+        try:
+            limit = int_param(request, "limit", 100, low=1, high=100)
+            begin = int_param(request, "begin", None, low=0)
+            end = int_param(request, "end", None, low=0)
+        except BadParam as bad:
+            return param_error(bad.name)
+        assert limit is not None
+        key = self.hub.key(inst_id)
+        history = self.hub.market.oi_history(key, period_ms, begin or 0, end if end is not None else now_ms(), limit)
+        mark_px = self.hub.market.state(key).mark_px
+        rows = [
+            [
+                str(int(row["ts_ms"])),
+                self.hub.contracts(inst_id, float(row["oi_base"])),
+                fmt_trim(float(row["oi_base"]), 8),
+                fmt_trim(float(row["oi_base"]) * mark_px, 4),
+            ]
+            for row in history[::-1]
+        ]
         return envelope(rows)
 
     async def candles(self, request: web.Request) -> web.Response:
