@@ -105,9 +105,7 @@ def build_tiers(
     floors = [0.0, *caps[:-1]]
     cums = binance_cum(floors, mmrs) if with_deduction else [0.0] * len(caps)
     return tuple(
-        MarginTier(
-            floor=float(f), cap=float(c), mmr=float(m), max_leverage=float(lev), maintenance_amount=cum
-        )
+        MarginTier(floor=float(f), cap=float(c), mmr=float(m), max_leverage=float(lev), maintenance_amount=cum)
         for f, c, m, lev, cum in zip(floors, caps, mmrs, max_leverages, cums, strict=True)
     )
 
@@ -287,25 +285,19 @@ def okx_liquidation_px_array(  # noqa: PLR0917 - the exchange formula's inputs, 
     return np.asarray((base * ep - s * m) / (base * (1.0 - s * (mmr[tier] + taker_fee))), dtype=np.float64)
 
 
-def bankruptcy_px_array(
-    side: ArrayLike, qty_base: ArrayLike, entry_px: ArrayLike, margin: ArrayLike
-) -> FloatArray:
+def bankruptcy_px_array(side: ArrayLike, qty_base: ArrayLike, entry_px: ArrayLike, margin: ArrayLike) -> FloatArray:
     """The price at which an isolated position's margin is exactly lost: `EP ∓ margin/Q` (fees ignored)."""
     s = _as_f64(side)
     return np.asarray(_as_f64(entry_px) - s * _as_f64(margin) / np.abs(_as_f64(qty_base)), dtype=np.float64)
 
 
-def approx_liquidation_px(
-    side: ArrayLike, entry_px: ArrayLike, leverage: ArrayLike, mmr: ArrayLike
-) -> FloatArray:
+def approx_liquidation_px(side: ArrayLike, entry_px: ArrayLike, leverage: ArrayLike, mmr: ArrayLike) -> FloatArray:
     """The estimator's approximation (design §4): long `E·(1 − 1/L + m)`, short `E·(1 + 1/L − m)`.
 
     Every argument broadcasts, so one call prices many positions over many leverages.
     """
     s = _as_f64(side)
-    return np.asarray(
-        _as_f64(entry_px) * (1.0 - s * (1.0 / _as_f64(leverage) - _as_f64(mmr))), dtype=np.float64
-    )
+    return np.asarray(_as_f64(entry_px) * (1.0 - s * (1.0 / _as_f64(leverage) - _as_f64(mmr))), dtype=np.float64)
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -197,9 +197,7 @@ class CandleStore:
             out[name] = np.add.reduceat(rows[name], start)
         return out
 
-    def open_interest(
-        self, period_ms: int, start_ms: int, end_ms: int, limit: int, now_ms: int
-    ) -> npt.NDArray[Any]:
+    def open_interest(self, period_ms: int, start_ms: int, end_ms: int, limit: int, now_ms: int) -> npt.NDArray[Any]:
         """Single-sided open interest (the larger of open long and open short size) at every multiple of
         `period_ms` in [start_ms, end_ms] that has passed by `now_ms`, oldest first, at most `limit`."""
         if period_ms <= 0 or period_ms % MINUTE_MS:

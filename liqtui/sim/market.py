@@ -160,9 +160,7 @@ class _Listing:
 def _liq_fn(exchange: Exchange, tiers: tuple[MarginTier, ...], ct_val: float) -> LiqPxFn:
     """The exchange's liquidation formula as (side, qty_base, entry_px, leverage, margin_usd) -> liq_px."""
     if exchange is Exchange.BINANCE:
-        return lambda side, qty, entry, lev, margin: binance_liquidation_px_array(
-            side, qty, entry, margin, tiers
-        )
+        return lambda side, qty, entry, lev, margin: binance_liquidation_px_array(side, qty, entry, margin, tiers)
     if exchange is Exchange.BYBIT:
         # Bybit's formula counts the initial margin from the leverage; margin beyond it (or taken from it by
         # funding) is "extra margin".
@@ -337,9 +335,7 @@ class Market:
             mine = (side == sign) & (liq_px > 0)
             levels, inverse = np.unique(listing.round_px(liq_px[mine]), return_inverse=True)
             notional = np.bincount(inverse, weights=notional_usd[mine], minlength=len(levels))
-            result[name] = [
-                [float(p), float(n)] for p, n in zip(levels.tolist(), notional.tolist(), strict=True)
-            ]
+            result[name] = [[float(p), float(n)] for p, n in zip(levels.tolist(), notional.tolist(), strict=True)]
         return result
 
     def klines(self, key: str, interval_ms: int, start_ms: int, end_ms: int, limit: int) -> npt.NDArray[Any]:
@@ -348,9 +344,7 @@ class Market:
         recent). The newest candle is the one still forming."""
         return self._listings[key].candles.klines(interval_ms, start_ms, end_ms, limit)
 
-    def oi_history(
-        self, key: str, period_ms: int, start_ms: int, end_ms: int, limit: int
-    ) -> npt.NDArray[Any]:
+    def oi_history(self, key: str, period_ms: int, start_ms: int, end_ms: int, limit: int) -> npt.NDArray[Any]:
         """Open interest (`SIM_OPEN_INTEREST_DTYPE`: single-sided base units, plus its quote value) at every
         multiple of `period_ms` in [start_ms, end_ms] that has passed, as `klines`."""
         return self._listings[key].candles.open_interest(period_ms, start_ms, end_ms, limit, self._now_ms)
@@ -454,9 +448,7 @@ class Market:
         sigma = self._daily_vol * self._regimes[self._regime] * math.sqrt(dt_s / n_sub / 86400.0)
         common = rng.standard_normal(n_sub)
         own = rng.standard_normal((n_assets, n_sub))
-        incr = sigma[:, None] * (
-            ASSET_CORRELATION * common[None, :] + math.sqrt(1 - ASSET_CORRELATION**2) * own
-        )
+        incr = sigma[:, None] * (ASSET_CORRELATION * common[None, :] + math.sqrt(1 - ASSET_CORRELATION**2) * own)
         jumps = rng.poisson(self._jump_rate * dt_s / 86400.0)
         for a in np.nonzero(jumps)[0].tolist():
             where = rng.integers(0, n_sub, int(jumps[a]))
@@ -501,9 +493,7 @@ class Market:
         rng = self._rng
         market = self.scenario.market
         k_idx = math.exp(-ctx.dt_s / INDEX_TAU_S)
-        li.index_dev = (
-            li.index_dev * k_idx + INDEX_NOISE * math.sqrt(1 - k_idx * k_idx) * rng.standard_normal()
-        )
+        li.index_dev = li.index_dev * k_idx + INDEX_NOISE * math.sqrt(1 - k_idx * k_idx) * rng.standard_normal()
         k_prem = math.exp(-ctx.dt_s / PREMIUM_TAU_S)
         premium_mean = 0.5 * (li.funding_rate - market.funding_base_rate)
         noise = li.exchange.basis_bps * 1e-4 * math.sqrt(1 - k_prem * k_prem) * rng.standard_normal()
@@ -567,9 +557,7 @@ class Market:
         tape.add(ts, fill, qty, ~longs, delta_sign=-1.0)
         if ctx.out is not None:
             ctx.out.liquidations.setdefault(li.spec.key, []).extend(
-                SimLiquidation(
-                    ts_ms=t, side=Side.LONG if s > 0 else Side.SHORT, qty_base=q, bankruptcy_px=b, fill_px=f
-                )
+                SimLiquidation(ts_ms=t, side=Side.LONG if s > 0 else Side.SHORT, qty_base=q, bankruptcy_px=b, fill_px=f)
                 for t, s, q, b, f in zip(
                     ts.tolist(), side.tolist(), qty.tolist(), bankrupt.tolist(), fill.tolist(), strict=True
                 )
@@ -775,9 +763,7 @@ class _Tape:
             trades = trades[np.argsort(trades["ts_ms"], kind="stable")]
         deltas = np.zeros(sum(len(p[0]) for p in self._deltas), dtype=POSITION_DELTA_DTYPE)
         if self._deltas:
-            for name, column in zip(
-                POSITION_DELTA_DTYPE.names or (), zip(*self._deltas, strict=True), strict=True
-            ):
+            for name, column in zip(POSITION_DELTA_DTYPE.names or (), zip(*self._deltas, strict=True), strict=True):
                 deltas[name] = np.concatenate(column)
         return trades, deltas
 

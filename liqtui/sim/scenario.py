@@ -335,11 +335,7 @@ class _Reader:
         for key, raw in table.items():
             if key not in specs:
                 close = difflib.get_close_matches(key, known, n=1)
-                hint = (
-                    f"; did you mean '{prefix}{close[0]}'?"
-                    if close
-                    else f" (known keys: {', '.join(known)})."
-                )
+                hint = f"; did you mean '{prefix}{close[0]}'?" if close else f" (known keys: {', '.join(known)})."
                 raise self.fail(f"unknown key '{prefix}{key}'{hint}")
             spec = specs[key]
             values[key] = self.convert(raw, str(spec.type), f"{prefix}{key}", spec.metadata)
@@ -422,8 +418,6 @@ def _check_consistency(scenario: Scenario, source: str) -> None:
             if asset_name not in asset_names:
                 close = difflib.get_close_matches(asset_name, asset_names, n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else f" (defined: {', '.join(asset_names)})."
-                raise fail(
-                    f"'exchanges.{exchange.name}.assets' names an undefined asset '{asset_name}'{hint}"
-                )
+                raise fail(f"'exchanges.{exchange.name}.assets' names an undefined asset '{asset_name}'{hint}")
         if len(set(exchange.assets)) != len(exchange.assets):
             raise fail(f"'exchanges.{exchange.name}.assets' lists an asset twice.")

@@ -35,9 +35,7 @@ def one_tier(mmr: float, max_leverage: float = 125.0) -> tuple[MarginTier, ...]:
 
 
 # Binance FAQ's example table: 0-50k 0.4 %, 50k-250k 0.5 %, 250k-1M 1 % (cum from the recursion).
-FAQ_TIERS = build_tiers(
-    [50_000, 250_000, 1_000_000], [0.004, 0.005, 0.01], [125, 100, 50], with_deduction=True
-)
+FAQ_TIERS = build_tiers([50_000, 250_000, 1_000_000], [0.004, 0.005, 0.01], [125, 100, 50], with_deduction=True)
 
 
 class TestBybitVectors:
@@ -98,9 +96,7 @@ class TestBinanceVectors:
         tiers = default_tiers("binance", "BTC")
         chosen = tier_for(tiers, qty * 60_000)
         assert (chosen.mmr, chosen.maintenance_amount) == (mmr, cum)
-        assert binance_liquidation_price(side, qty, 60_000, wallet, tiers) == pytest.approx(
-            expected, abs=1e-6
-        )
+        assert binance_liquidation_price(side, qty, 60_000, wallet, tiers) == pytest.approx(expected, abs=1e-6)
 
     def test_d3_differs_from_the_popular_approximation(self) -> None:
         assert float(approx_liquidation_px(LONG, 60_000, 10, 0.004)) == pytest.approx(54_240)
@@ -126,9 +122,7 @@ class TestOkxVectors:
         ctVal × N = 0.5."""
         side, contracts, ct_val, entry, margin, expected = vector
         tiers = (MarginTier(0.0, 1_000, 0.004, 100), MarginTier(1_000, 3_000, 0.005, 75))
-        assert okx_liquidation_price(side, contracts, ct_val, entry, margin, tiers) == pytest.approx(
-            expected, abs=1e-6
-        )
+        assert okx_liquidation_price(side, contracts, ct_val, entry, margin, tiers) == pytest.approx(expected, abs=1e-6)
 
     def test_tier_is_chosen_by_contracts(self) -> None:
         tiers = default_tiers("okx", "BTC")
@@ -147,9 +141,7 @@ class TestTiers:
 
     @pytest.mark.parametrize("exchange", ["binance", "bybit", "okx"])
     @pytest.mark.parametrize("asset", ["BTC", "ETH", "SOL", "DOGE"])
-    def test_default_tables_allow_no_leverage_that_liquidates_at_entry(
-        self, exchange: str, asset: str
-    ) -> None:
+    def test_default_tables_allow_no_leverage_that_liquidates_at_entry(self, exchange: str, asset: str) -> None:
         tiers = default_tiers(exchange, asset)
         assert all(a.cap == b.floor for a, b in itertools.pairwise(tiers))
         # OKX adds the taker fee to the maintenance rate.
@@ -181,9 +173,7 @@ def test_bybit_single_tier_is_the_approximation(side: int, entry: float, leverag
 
 @settings(max_examples=200, deadline=None)
 @given(side=sides, qty=st.floats(0.001, 50.0), entry=entries, leverage=st.floats(1.5, 100.0))
-def test_liquidation_lies_between_entry_and_bankruptcy(
-    side: int, qty: float, entry: float, leverage: float
-) -> None:
+def test_liquidation_lies_between_entry_and_bankruptcy(side: int, qty: float, entry: float, leverage: float) -> None:
     """For every formula, with leverage the tier allows: the position liquidates before its margin is gone."""
     margin = qty * entry / leverage
     binance_tiers = default_tiers("binance", "BTC")
@@ -210,7 +200,6 @@ def test_array_form_equals_scalar_form(data: list[tuple[int, float, float, float
     wallet = qty * entry / lev
     arr = binance_liquidation_px_array(side, qty, entry, wallet, tiers)
     scalars = [
-        binance_liquidation_price(int(s), q, e, w, tiers)
-        for s, q, e, w in zip(side, qty, entry, wallet, strict=True)
+        binance_liquidation_price(int(s), q, e, w, tiers) for s, q, e, w in zip(side, qty, entry, wallet, strict=True)
     ]
     assert arr.tolist() == scalars

@@ -66,9 +66,7 @@ def test_a_new_asset_takes_field_defaults(tmp_path: Path) -> None:
         ("[markets]\n", "'markets'", "'market'"),
     ],
 )
-def test_unknown_key_names_file_key_and_suggestion(
-    tmp_path: Path, text: str, key: str, suggestion: str
-) -> None:
+def test_unknown_key_names_file_key_and_suggestion(tmp_path: Path, text: str, key: str, suggestion: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)

@@ -25,9 +25,7 @@ KEYS = ("binance:BTCUSDT", "bybit:ETHUSDT", "okx:SOL-USDT-SWAP", "okx:BTC-USDT-S
 
 def calm(scenario: Scenario, hours: float) -> Scenario:
     """No volatility, no jumps, no impact: nothing moves the price unless a test does."""
-    assets = tuple(
-        replace(a, daily_vol=1e-6, jump_rate_per_day=0.0, impact_bps_per_musd=0.0) for a in scenario.assets
-    )
+    assets = tuple(replace(a, daily_vol=1e-6, jump_rate_per_day=0.0, impact_bps_per_musd=0.0) for a in scenario.assets)
     market = replace(scenario.market, regime_vol_multipliers=(1.0,))
     return replace(scenario, assets=assets, market=market, history_hours=hours)
 
@@ -120,10 +118,7 @@ class TestHistory:
             long_base, short_base = open_sums(day.positions(key))
             assert state.oi_base == pytest.approx(max(long_base, short_base), rel=1e-9)
             assert state.ts_ms == NOW_MS
-            assert (
-                state.next_funding_ms % (8 * 3_600_000) == 0
-                and 0 < state.next_funding_ms - NOW_MS <= 8 * 3_600_000
-            )
+            assert state.next_funding_ms % (8 * 3_600_000) == 0 and 0 < state.next_funding_ms - NOW_MS <= 8 * 3_600_000
             assert state.bid_px < state.ask_px
             assert abs(state.mark_px / state.index_px - 1) < 0.01
             assert state.low_24h <= state.last_px <= state.high_24h
@@ -143,9 +138,7 @@ class TestTruth:
             p = day.positions(key)
             longs, shorts = p[p["side"] > 0], p[p["side"] < 0]
             assert np.all((longs["bankruptcy_px"] < longs["liq_px"]) & (longs["liq_px"] < longs["entry_px"]))
-            assert np.all(
-                (shorts["bankruptcy_px"] > shorts["liq_px"]) & (shorts["liq_px"] > shorts["entry_px"])
-            )
+            assert np.all((shorts["bankruptcy_px"] > shorts["liq_px"]) & (shorts["liq_px"] > shorts["entry_px"]))
 
     def test_truth_is_the_positions_grouped_by_price(self, day: Market) -> None:
         for key in KEYS:
@@ -227,9 +220,7 @@ class TestCascade:
     def test_a_price_shock_liquidates_and_the_price_moves_further(self) -> None:
         scenario = calm(default_scenario(), hours=3.0)
         # Only BTC's price feels the liquidation orders; the other assets stay still.
-        btc = replace(
-            scenario.asset("BTC"), impact_bps_per_musd=default_scenario().asset("BTC").impact_bps_per_musd
-        )
+        btc = replace(scenario.asset("BTC"), impact_bps_per_musd=default_scenario().asset("BTC").impact_bps_per_musd)
         assets = tuple(btc if a.name == "BTC" else a for a in scenario.assets)
         market = Market(replace(scenario, assets=assets), 3, NOW_MS)
         run(market, NOW_MS, 1)
