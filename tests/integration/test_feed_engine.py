@@ -165,10 +165,11 @@ async def test_planned_handover_opens_the_new_socket_first(sim_server) -> None: 
     store = MarketStore()
     config = fast_config(sim_server.url)
     [plan] = connection_plans(Exchange.BINANCE, config.exchanges.binance.ws_url, ["BTCUSDT"])
-    runner = FeedRunner(replace(plan, max_lifetime_s=1.0), parser_for(Exchange.BINANCE), store, config.feed)
+    runner = FeedRunner(replace(plan, max_lifetime_s=1.5), parser_for(Exchange.BINANCE), store, config.feed)
     task = asyncio.create_task(runner.run())
     try:
         await wait_until(lambda: runner.handovers >= 2, timeout=15, what="two handovers")
+        await asyncio.sleep(1.2)  # marks arrive every second: take one after the second handover too
         marks = store.get("binance:BTCUSDT").marks.view()  # type: ignore[union-attr]
     finally:
         task.cancel()
