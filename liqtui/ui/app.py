@@ -121,10 +121,12 @@ class LiqtuiApp(App[int]):
             with Vertical(id="side"):
                 yield ClusterList(id="clusters", ascii_only=self.ascii_only)
                 yield LiquidationTape(self.config.ui.tape_rows, id="tape")
-        yield StatusLine(id="status")
+        yield StatusLine(id="status", ascii_only=self.ascii_only)
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
+        # Without UTF-8 the borders are drawn in ASCII (box drawing would print as "?").
+        self.screen.set_class(self.ascii_only, "-ascii")
         self.query_one("#clusters").border_title = "Clusters (estimated)"
         self.query_one("#tape").border_title = "Liquidations (realized)"
         if self.engine is not None:

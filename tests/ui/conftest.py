@@ -92,6 +92,8 @@ class FixedHub:
     views: list[tuple[tuple[str, ...], float, int]] = field(default_factory=list)
     """Every map_view request: (keys, range_pct, n_bins)."""
     data_version: int = 1
+    empty: bool = False
+    """Serve nothing, as the real hub does before any data."""
 
     def tick(self) -> set[str]:
         self.ticks += 1
@@ -99,9 +101,13 @@ class FixedHub:
 
     def map_view(self, keys: Sequence[str], range_pct: float, n_bins: int) -> MapView | None:
         self.views.append((tuple(keys), range_pct, n_bins))
+        if self.empty:
+            return None
         return map_view_for(keys[0], range_pct, n_bins, self.data_version)
 
     def clusters(self, keys: Sequence[str], n: int) -> list[Cluster]:
+        if self.empty:
+            return []
         mark = asset_px(keys[0])
         scale = float(len(keys))
         rows = [
@@ -126,6 +132,8 @@ class FixedHub:
         ]
 
     def score(self, key: str) -> Score | None:
+        if self.empty:
+            return None
         return Score(checked=57, hits=24, uniform_hit_rate=0.12, mass_near=0.08)
 
     def version(self, keys: Sequence[str]) -> int:
@@ -159,7 +167,7 @@ def make_app() -> Iterator[AppFactory]:
         store = MarketStore(trade_capacity=64, liquidation_capacity=64, mark_capacity=64, open_interest_capacity=64)
         if fill:
             fill_store(store, config.watchlist)
-        hub = FixedHub()
+        hub = FixedHub(empty=not fill)
         app = build_app(config, store=store, hub=hub, clock=lambda: NOW_S, live=False)
         return app, store, hub
 

@@ -53,7 +53,7 @@ def cluster_text(
     """
     text = Text(no_wrap=True, overflow="crop")
     if not clusters:
-        text.append("no clusters yet: the estimate builds as open interest changes", style="dim")
+        text.append("no clusters yet\n(the estimate builds as\nopen interest changes)", style="dim")
         return text
     ranges = [_price_range(c, decimals) for c in clusters]
     range_width = max(11, *(len(r) for r in ranges))

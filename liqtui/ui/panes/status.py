@@ -122,17 +122,18 @@ class StatusInfo:
 
 
 MAX_ROWS = 4
-"""The status line's most rows (at 80x24 the map needs the rest)."""
+"""The status line's most rows, where the width allows (at 80x24 the map needs the rest)."""
 
 
-def status_text(info: StatusInfo, width: int, max_rows: int = MAX_ROWS) -> Text:
+def status_text(info: StatusInfo, width: int, max_rows: int = MAX_ROWS, *, ascii_only: bool = False) -> Text:
     """The status line for a pane `width` cells wide: the figures, then the feeds, each broken between fields.
 
     Breaking between whole fields (never inside `42% hit`) keeps every figure readable at 80 columns. When the
     feeds' words would need more than the rows left, each is shortened (with an ellipsis) so every exchange still
-    shows; the full words are in the log file.
+    shows; the full words are in the log file. `ascii_only` keeps to ASCII (a terminal without UTF-8).
     """
-    figures = [Text.assemble((info.title, "bold"), (f"  ±{info.range_pct:g}%", "dim"))]
+    plus_minus = "+-" if ascii_only else "±"
+    figures = [Text.assemble((info.title, "bold"), (f"  {plus_minus}{info.range_pct:g}%", "dim"))]
     figures.append(Text(f"mark {fmt.price(info.mark_px)}"))
     oi = "--" if info.oi_base is None else f"{fmt.qty(info.oi_base)} {info.asset}"
     if info.oi_base is not None and info.mark_px is not None:
@@ -154,30 +155,31 @@ def status_text(info: StatusInfo, width: int, max_rows: int = MAX_ROWS) -> Text:
         if feed.rate_per_s is not None:
             piece.append(f" {fmt.rate(feed.rate_per_s)}")
         feeds.append(piece)
-    text = _flow(figures, "  ", width, width)
+    ellipsis = "..." if ascii_only else "…"
+    text = _flow(figures, "  ", width, width, ellipsis)
     if feeds:
-        feed_text = _flow(feeds, " | ", width, width)
+        feed_text = _flow(feeds, " | ", width, width, ellipsis)
         rows_left = max(1, max_rows - text.plain.count("\n") - 1)
         longest = width
         # Shorten only the longest words, a little at a time, until every exchange fits: short ones stay whole.
         while feed_text.plain.count("\n") + 1 > rows_left and longest > 12:
             longest -= 4
-            feed_text = _flow(feeds, " | ", width, longest)
+            feed_text = _flow(feeds, " | ", width, longest, ellipsis)
         text.append("\n")
         text.append_text(feed_text)
     return text
 
 
-def _flow(pieces: Sequence[Text], separator: str, width: int, longest: int) -> Text:
+def _flow(pieces: Sequence[Text], separator: str, width: int, longest: int, ellipsis: str) -> Text:
     """The pieces on as few lines as fit `width`, separated by `separator`, breaking only between pieces; a piece
-    longer than `longest` cells is shortened to it with an ellipsis."""
+    longer than `longest` cells is shortened to it, ending in `ellipsis`."""
     text = Text()
     used = 0
     for whole in pieces:
         piece = whole
         if whole.cell_len > longest:
-            piece = whole.copy()
-            piece.truncate(max(1, longest), overflow="ellipsis")
+            piece = whole[: max(0, longest - len(ellipsis))]
+            piece.append(ellipsis)
         cells = piece.cell_len
         if used and used + len(separator) + cells > width:
             text.append("\n")
@@ -190,9 +192,9 @@ def _flow(pieces: Sequence[Text], separator: str, width: int, longest: int) -> T
     return text
 
 
-def status_rows(info: StatusInfo, width: int) -> int:
+def status_rows(info: StatusInfo, width: int, *, ascii_only: bool = False) -> int:
     """How many rows the status line takes at `width`."""
-    return status_text(info, width).plain.count("\n") + 1
+    return status_text(info, width, ascii_only=ascii_only).plain.count("\n") + 1
 
 
 def score_words(score: Score | None) -> str:
@@ -224,12 +226,13 @@ class StatusLine(Widget):
     DEFAULT_CSS = """
     StatusLine {
         height: auto;
-        max-height: 4;
     }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, ascii_only: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.ascii_only = ascii_only
+        """Keep to ASCII (a terminal without UTF-8)."""
         self._info: StatusInfo | None = None
         self._rows = 0
 
@@ -243,16 +246,16 @@ class StatusLine(Widget):
         if info == self._info:
             return
         self._info = info
-        rows = status_rows(info, max(1, self.size.width))
+        rows = status_rows(info, max(1, self.size.width), ascii_only=self.ascii_only)
         self.refresh(layout=rows != self._rows)
         self._rows = rows
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if self._info is None:
             return 1
-        return status_rows(self._info, width)
+        return status_rows(self._info, width, ascii_only=self.ascii_only)
 
     def render(self) -> Text:
         if self._info is None:
             return Text("starting ...", style="dim")
-        return status_text(self._info, self.size.width)
+        return status_text(self._info, self.size.width, ascii_only=self.ascii_only)
