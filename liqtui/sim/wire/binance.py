@@ -36,6 +36,10 @@ MARK_AVERAGE_ALPHA = 1.0 / 60.0
 _STREAM_RE = re.compile(r"^(?:!|[a-z0-9_\-\u0080-\U0010ffff]+@)[A-Za-z0-9_@!]+$")
 
 
+AGG_TRADES_PER_PUSH = 200
+"""Taker orders of one symbol in one push above which same-price, same-side fills are merged into one aggTrade."""
+
+
 class StreamKind(enum.Enum):
     """The streams the simulator serves with data; anything else well-formed is acknowledged and silent."""
 
@@ -279,7 +283,13 @@ class BinanceHub(ExchangeHub):
     # Encoders
 
     def _agg_trades(self, symbol: str, trades: list[SimTrade], now: int) -> list[bytes]:
-        """aggTrade payloads: fills at the same price on the same taker side within one push are merged."""
+        """aggTrade payloads: one per taker order at one price, as Binance aggregates (a `SimTrade` is exactly that).
+
+        In a push with more than `AGG_TRADES_PER_PUSH` orders of one symbol (a cascade at high speed), fills at the
+        same price on the same taker side are merged, so a client is not flooded beyond what Binance would send.
+        """
+        if len(trades) <= AGG_TRADES_PER_PUSH:
+            return [self._agg_trade(symbol, [trade], now) for trade in trades]
         groups: dict[tuple[float, bool], list[SimTrade]] = {}
         for trade in trades:
             groups.setdefault((trade.px, trade.taker_buy), []).append(trade)
