@@ -23,25 +23,16 @@ from textual.timer import Timer
 from textual.widgets import Footer
 
 from liqtui.config import Config
-from liqtui.model.store import FeedState, InstrumentData, MarketStore
-from liqtui.model.types import Exchange, parse_instrument_key
+from liqtui.model.store import MarketStore
 from liqtui.model.views import Cluster, MapView, Score
 from liqtui.ui.panes.clusters import ClusterList
 from liqtui.ui.panes.liq_map import LiqMap
-from liqtui.ui.panes.status import (
-    FeedLine,
-    RateMeter,
-    StatusInfo,
-    StatusLine,
-    combined_score,
-    feed_words,
-    is_trouble,
-)
+from liqtui.ui.panes.status import RateMeter, StatusLine, combined_score, gather_status
 from liqtui.ui.panes.tape import LiquidationTape
-from liqtui.ui.panes.watchlist import WatchEntry, Watchlist, find_label
+from liqtui.ui.panes.watchlist import Watchlist, find_label, watch_entries
 from liqtui.ui.screens.find import FindScreen
 from liqtui.ui.screens.help import HelpScreen
-from liqtui.ui.state import Selection, asset_of
+from liqtui.ui.state import Selection
 
 CLUSTER_ROWS = 30
 """Clusters asked of the hub per tick; the list shows as many as fit."""
@@ -107,12 +98,15 @@ class LiqtuiApp(App[int]):
         self.live = live
         """Run the refresh timer; tests and snapshots turn it off and call `refresh_panes` by hand."""
         self.ascii_only = ascii_only
+        """Draw with ASCII only (the terminal's encoding has no box drawing or block characters)."""
         self.selection = Selection.start(config.watchlist, config.estimator.range_pct)
         """What is on screen."""
         self.rates = RateMeter()
         self._timer: Timer | None = None
         self._map_signature: tuple[object, ...] | None = None
         self._map_read_at = -math.inf
+        self._clusters_signature: tuple[tuple[str, ...], int] | None = None
+        self._clusters_cache: list[Cluster] = []
 
     def compose(self) -> ComposeResult:
         yield Watchlist(id="watchlist")
@@ -145,14 +139,26 @@ class LiqtuiApp(App[int]):
         selection = self.selection
         keys = selection.keys
         instruments = [data for key in keys if (data := self.store.get(key)) is not None]
-        self.rates.update({e.value: self.store.status(e).frames for e in self._exchanges()}, now)
+        exchanges = selection.exchanges()
+        self.rates.update({e.value: self.store.status(e).frames for e in exchanges}, now)
+        scores = [score for key in keys if (score := self.hub.score(key)) is not None]
         with self.batch_update():
-            self.query_one(Watchlist).show(self._watch_entries(), self._selected_numbers())
+            self.query_one(Watchlist).show(watch_entries(self.store, selection.watchlist), selection.numbers)
             mark_px = next((d.mark_px for d in instruments if d.mark_px is not None), None)
-            self.query_one(ClusterList).show(self.hub.clusters(keys, CLUSTER_ROWS), mark_px)
+            self.query_one(ClusterList).show(self._clusters(keys), mark_px)
             self.query_one(LiquidationTape).show_from(instruments)
-            self.query_one(StatusLine).show(self._status_info(instruments, mark_px, now))
+            score = combined_score(scores)
+            info = gather_status(self.store, selection, instruments, score=score, rates=self.rates, now=now)
+            self.query_one(StatusLine).show(info)
             self._refresh_map(now)
+
+    def _clusters(self, keys: tuple[str, ...]) -> list[Cluster]:
+        """The hub's clusters, asked again only when the estimate changed (finding them costs numpy work)."""
+        signature = (keys, self.hub.version(keys))
+        if signature != self._clusters_signature:
+            self._clusters_signature = signature
+            self._clusters_cache = self.hub.clusters(keys, CLUSTER_ROWS)
+        return self._clusters_cache
 
     def _refresh_map(self, now: float) -> None:
         liq_map = self.query_one(LiqMap)
@@ -170,60 +176,6 @@ class LiqtuiApp(App[int]):
         self._map_read_at = now
         view = self.hub.map_view(selection.keys, selection.range_pct, n_bins) if n_bins > 0 else None
         liq_map.update_view(view, zoom=selection.range_pct)
-
-    def _exchanges(self) -> list[Exchange]:
-        used = {parse_instrument_key(key)[0] for key in self.selection.watchlist}
-        return [exchange for exchange in Exchange if exchange in used]
-
-    def _watch_entries(self) -> list[WatchEntry]:
-        entries = []
-        for number, key in enumerate(self.selection.watchlist, start=1):
-            exchange, symbol = parse_instrument_key(key)
-            data = self.store.get(key)
-            px = None if data is None else (data.mark_px if data.mark_px is not None else data.last_trade_px)
-            rejected = symbol in self.store.status(exchange).rejected
-            entries.append(WatchEntry(number, key, asset_of(key), exchange.value, px, "rejected" if rejected else ""))
-        return entries
-
-    def _selected_numbers(self) -> frozenset[int]:
-        selection = self.selection
-        if selection.aggregate:
-            return frozenset(i + 1 for i in selection.siblings())
-        return frozenset({selection.index + 1})
-
-    def _status_info(self, instruments: Sequence[InstrumentData], mark_px: float | None, now: float) -> StatusInfo:
-        selection = self.selection
-        shown = {parse_instrument_key(key)[0] for key in selection.keys}
-        feeds = []
-        for exchange in self._exchanges():
-            status = self.store.status(exchange)
-            symbols = [parse_instrument_key(k)[1] for k in selection.watchlist if k.startswith(f"{exchange.value}:")]
-            # A stall's words already say how old the data is.
-            last = None if status.state is FeedState.STALLED else status.last_data_monotonic
-            feeds.append(
-                FeedLine(
-                    exchange.value,
-                    feed_words(status, symbols, now),
-                    None if last is None else now - last,
-                    self.rates.rate(exchange.value),
-                    exchange in shown,
-                    is_trouble(status, symbols),
-                )
-            )
-        updates = [d.last_update_monotonic for d in instruments if d.last_update_monotonic is not None]
-        oi = [d.oi_base for d in instruments if d.oi_base is not None]
-        scores = [score for key in selection.keys if (score := self.hub.score(key)) is not None]
-        return StatusInfo(
-            title=selection.title,
-            asset=selection.asset,
-            mark_px=mark_px,
-            oi_base=sum(oi) if oi else None,
-            funding_rate=instruments[0].funding_rate if len(instruments) == 1 else None,
-            data_age_s=now - max(updates) if updates else None,
-            score=combined_score(scores),
-            feeds=tuple(feeds),
-            range_pct=selection.range_pct,
-        )
 
     # -- actions ---------------------------------------------------------------------------------------------------
 
@@ -256,7 +208,7 @@ class LiqtuiApp(App[int]):
 
     def action_find(self) -> None:
         """Open the finder; picking an entry shows it."""
-        labels = [find_label(entry) for entry in self._watch_entries()]
+        labels = [find_label(entry) for entry in watch_entries(self.store, self.selection.watchlist)]
         self.push_screen(FindScreen(self.selection.watchlist, labels), self._found)
 
     def _found(self, index: int | None) -> None:

@@ -109,6 +109,18 @@ class Selection:
         same = [i for i, key in enumerate(self.watchlist) if asset_of(key) == asset]
         return sorted(same, key=lambda i: (_EXCHANGE_ORDER.get(exchange_of(self.watchlist[i]), 99), i))
 
+    @property
+    def numbers(self) -> frozenset[int]:
+        """The watchlist numbers (from 1) on screen: one, or every instrument of the asset when aggregated."""
+        if self.aggregate:
+            return frozenset(i + 1 for i in self.siblings())
+        return frozenset({self.index + 1})
+
+    def exchanges(self) -> list[Exchange]:
+        """The exchanges the watchlist uses, in the usual order (binance, bybit, okx)."""
+        used = {parse_instrument_key(key)[0] for key in self.watchlist}
+        return [exchange for exchange in Exchange if exchange in used]
+
     def select(self, index: int) -> Selection:
         """Show the instrument at watchlist position `index` (0-based); out of range changes nothing."""
         if not 0 <= index < len(self.watchlist):

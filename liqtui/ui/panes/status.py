@@ -15,9 +15,11 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
 
-from liqtui.model.store import FeedState, FeedStatus
+from liqtui.model.store import FeedState, FeedStatus, InstrumentData, MarketStore
+from liqtui.model.types import parse_instrument_key
 from liqtui.model.views import Score
 from liqtui.ui import fmt
+from liqtui.ui.state import Selection
 
 RATE_WINDOW_S = 2.0
 """Frame rates are averaged over about this long (an exponential moving average)."""
@@ -123,6 +125,49 @@ class StatusInfo:
 
 MAX_ROWS = 4
 """The status line's most rows, where the width allows (at 80x24 the map needs the rest)."""
+
+
+def gather_status(
+    store: MarketStore,
+    selection: Selection,
+    instruments: Sequence[InstrumentData],
+    *,
+    score: Score | None,
+    rates: RateMeter,
+    now: float,
+) -> StatusInfo:
+    """What the status line shows for `selection`, read from the store at monotonic time `now`."""
+    shown = {parse_instrument_key(key)[0] for key in selection.keys}
+    feeds = []
+    for exchange in selection.exchanges():
+        status = store.status(exchange)
+        prefix = f"{exchange.value}:"
+        symbols = [key.removeprefix(prefix) for key in selection.watchlist if key.startswith(prefix)]
+        # A stall's words already say how old the data is.
+        last = None if status.state is FeedState.STALLED else status.last_data_monotonic
+        feeds.append(
+            FeedLine(
+                exchange.value,
+                feed_words(status, symbols, now),
+                None if last is None else now - last,
+                rates.rate(exchange.value),
+                exchange in shown,
+                is_trouble(status, symbols),
+            )
+        )
+    updates = [d.last_update_monotonic for d in instruments if d.last_update_monotonic is not None]
+    oi = [d.oi_base for d in instruments if d.oi_base is not None]
+    return StatusInfo(
+        title=selection.title,
+        asset=selection.asset,
+        mark_px=next((d.mark_px for d in instruments if d.mark_px is not None), None),
+        oi_base=sum(oi) if oi else None,
+        funding_rate=instruments[0].funding_rate if len(instruments) == 1 else None,
+        data_age_s=now - max(updates) if updates else None,
+        score=score,
+        feeds=tuple(feeds),
+        range_pct=selection.range_pct,
+    )
 
 
 def status_text(info: StatusInfo, width: int, max_rows: int = MAX_ROWS, *, ascii_only: bool = False) -> Text:

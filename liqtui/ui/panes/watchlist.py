@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widget import Widget
 
+from liqtui.model.store import MarketStore
+from liqtui.model.types import parse_instrument_key
 from liqtui.ui import fmt
+from liqtui.ui.state import asset_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,18 @@ def _label(entry: WatchEntry, with_price: bool) -> str:
     if not with_price:
         return name
     return f"{name} {entry.problem or fmt.price(entry.px)}"
+
+
+def watch_entries(store: MarketStore, watchlist: Sequence[str]) -> list[WatchEntry]:
+    """The tabs of the watchlist, with each instrument's last price (mark, else last trade) from the store."""
+    entries = []
+    for number, key in enumerate(watchlist, start=1):
+        exchange, symbol = parse_instrument_key(key)
+        data = store.get(key)
+        px = None if data is None else (data.mark_px if data.mark_px is not None else data.last_trade_px)
+        problem = "rejected" if symbol in store.status(exchange).rejected else ""
+        entries.append(WatchEntry(number, key, asset_of(key), exchange.value, px, problem))
+    return entries
 
 
 def find_label(entry: WatchEntry) -> str:
