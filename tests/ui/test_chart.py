@@ -324,6 +324,23 @@ async def test_the_pane_paces_redraws_and_repaints_only_changed_rows() -> None:
         assert len(repainted) < 30
 
 
+async def test_switching_instrument_draws_at_once_despite_the_pacing() -> None:
+    """A key press that shows another instrument is drawn in the same refresh, even right after a paced redraw."""
+    pane = LiqMap(max_hz=0.5)
+    app = MapApp(pane)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        bins = pane.columns_for_bins()
+        pane.update_view(make_view(bins, 40, version=1))
+        await pilot.pause()
+        builds = pane.rebuild_count
+        pane.update_view(make_view(bins, 40, version=2))  # same instrument, within 2 s of the last redraw: paced
+        assert pane.rebuild_count == builds
+        pane.update_view(make_view(bins, 50, version=1, instrument="okx:BTC-USDT-SWAP", base_px=81_000.0))
+        assert pane.rebuild_count == builds + 1
+        assert pane.image is not None and pane.view is not None and pane.view.instrument == "okx:BTC-USDT-SWAP"
+
+
 async def test_the_pane_is_monochrome_under_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
     pane = LiqMap()

@@ -95,9 +95,20 @@ class LiqMap(Widget):
 
         Cheap when nothing changed: the pane compares what the picture depends on and returns.
         """
+        shown = self._view
+        switched = zoom != self._zoom or (view is not None) != (shown is not None) or (
+            view is not None and shown is not None and view.instrument != shown.instrument
+        )
         self._view = view
         self._zoom = zoom
         if not self.is_mounted or self._current_image_fits():
+            return
+        if switched:
+            # Another instrument or zoom is the person's own key press: draw it now, pacing is for data updates.
+            if self._pending is not None:
+                self._pending.stop()
+                self._pending = None
+            self._redraw(paced=True)  # drawn at once, and counted: the next data update waits its turn
             return
         wait_s = self._last_redraw_s + self._min_interval_s - self._clock()
         if wait_s <= 0:
