@@ -68,12 +68,28 @@ def total_frames(store: MarketStore) -> int:
     return sum(store.status(exchange).frames for exchange in Exchange)
 
 
-async def measure(speed: float, seconds: float, soak_minutes: float) -> dict[str, float]:
+SMALL_RINGS = {"trade_capacity": 5_000, "liquidation_capacity": 1_000, "mark_capacity": 1_000,
+               "open_interest_capacity": 1_000}
+"""Ring sizes for the soak: full within a minute, so a few minutes show whether memory stays flat once they are."""
+
+
+def ring_bytes(store: MarketStore) -> int:
+    """The memory the rings of every instrument hold when full (they never grow past it)."""
+    total = 0
+    for key in store.instruments():
+        data = store.get(key)
+        assert data is not None
+        total += sum(r.capacity * r.dtype.itemsize for r in (data.trades, data.liquidations, data.marks,
+                                                            data.open_interest))
+    return total
+
+
+async def measure(speed: float, seconds: float, soak_minutes: float, small_rings: bool) -> dict[str, float]:
     sim, url = start_sim(speed)
     try:
         config = default_config().with_sim(url)
         config = replace(config, feed=replace(config.feed, warm_start_hours=0.0))
-        store = MarketStore()
+        store = MarketStore(**SMALL_RINGS) if small_rings else MarketStore()
         engine = FeedEngine(config, INSTRUMENTS, store)
         await engine.start()
         await asyncio.sleep(3.0)  # connect, subscribe, first snapshots
@@ -89,6 +105,7 @@ async def measure(speed: float, seconds: float, soak_minutes: float) -> dict[str
             "sim_cpu_pct": 100 * (sim1 - sim0) / wall,
             "bad_frames": sum(store.status(e).bad_frames for e in Exchange),
             "instruments_live": sum(1 for k in INSTRUMENTS if (d := store.get(k)) and d.trades.written),
+            "ring_mib": ring_bytes(store) / 2**20,
         }
         if soak_minutes > 0:
             samples = []
@@ -112,12 +129,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--speeds", default="1,4,16", help="market speeds to measure, comma-separated")
     parser.add_argument("--soak-minutes", type=float, default=0.0)
+    parser.add_argument("--small-rings", action="store_true", help="soak with small rings, full within a minute")
     args = parser.parse_args()
     speeds = [float(s) for s in args.speeds.split(",")]
     rows = []
     for i, speed in enumerate(speeds):
         soak = args.soak_minutes if i == len(speeds) - 1 else 0.0
-        rows.append(asyncio.run(measure(speed, args.seconds, soak)))
+        rows.append(asyncio.run(measure(speed, args.seconds, soak, args.small_rings and soak > 0)))
     print(f"\n{len(INSTRUMENTS)} instruments, {args.seconds:g} s per speed\n")
     print("| market speed | frames/s into the store | engine CPU (% of a core) | engine µs/frame "
           "| engine at 2,000 frames/s | simulator CPU |")
@@ -131,7 +149,8 @@ def main() -> None:
                   f"{r['instruments_live']}/{len(INSTRUMENTS)} instruments with trades")
     last = rows[-1]
     if "rss_end_mib" in last:
-        print(f"\nmemory over the soak: {last['rss_mid_mib']:.1f} MiB at half time, {last['rss_end_mib']:.1f} MiB at "
+        print(f"\nrings when full: {last['ring_mib']:.1f} MiB for {len(INSTRUMENTS)} instruments")
+        print(f"memory over the soak: {last['rss_mid_mib']:.1f} MiB at half time, {last['rss_end_mib']:.1f} MiB at "
               f"the end, {last['rss_max_mib']:.1f} MiB at most")
 
 

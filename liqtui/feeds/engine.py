@@ -44,6 +44,9 @@ log = logging.getLogger("liqtui.engine")
 INSTRUMENT_REFRESH_S = 3600.0
 """How often the instrument tables are fetched again (new listings, changed contract sizes)."""
 
+RECORDER_FLUSH_S = 1.0
+"""How often a recording is written out: a crash loses at most this much of it."""
+
 
 @dataclass(frozen=True, slots=True)
 class History:
@@ -109,6 +112,8 @@ class FeedEngine:
             for symbol in self.symbols[exchange]:
                 self.store.ensure(exchange, symbol)
             self._spawn(self._run_exchange(exchange), f"exchange:{exchange.value}")
+        if self.recorder is not None:
+            self._spawn(self._flush_recorder(self.recorder), "recorder")
 
     async def stop(self) -> None:
         """Cancel every task, close the HTTP session and flush the recorder."""
@@ -229,6 +234,12 @@ class FeedEngine:
             except FeedError as error:
                 log.warning("instrument refresh: %s", error)
                 delay = min(INSTRUMENT_REFRESH_S, delay * 2)
+
+    @staticmethod
+    async def _flush_recorder(recorder: Recorder) -> None:
+        while True:
+            await asyncio.sleep(RECORDER_FLUSH_S)
+            recorder.flush()
 
     async def _poll_binance_open_interest(self, symbols: list[str]) -> None:
         """Binance has no open-interest stream: poll REST, spread evenly over the poll interval (weight 1 each)."""

@@ -242,3 +242,18 @@ async def test_recording_replays_into_the_same_store(sim_server, tmp_path: Path)
         assert again.trades.written == live.trades.written, key
         assert again.liquidations.written == live.liquidations.written, key
         assert again.mark_px == live.mark_px and again.oi_base == live.oi_base, key
+
+
+async def test_recording_reaches_the_file_while_running(sim_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The recorder is flushed on a timer, so a crash loses at most a second of the recording."""
+    path = tmp_path / "live.jsonl"
+    store = MarketStore()
+    recorder = Recorder(path)
+    engine = FeedEngine(fast_config(sim_server.url), BTC[:1], store, recorder=recorder)
+    await engine.start()
+    try:
+        await wait_until(streaming(store, BTC[0]), what="streaming")
+        await wait_until(lambda: path.exists() and path.stat().st_size > 0, timeout=5, what="lines on disk")
+    finally:
+        await asyncio.wait_for(engine.stop(), 10)
+        recorder.close()
