@@ -14,11 +14,12 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
 
@@ -107,6 +108,8 @@ class LiqtuiApp(App[int]):
         self._map_read_at = -math.inf
         self._clusters_signature: tuple[tuple[str, ...], int] | None = None
         self._clusters_cache: list[Cluster] = []
+        self._panes: tuple[Screen[Any], Watchlist, ClusterList, LiquidationTape, StatusLine, LiqMap] | None = None
+        """The main screen and its panes, looked up once they are mounted."""
 
     def compose(self) -> ComposeResult:
         yield Watchlist(id="watchlist")
@@ -123,6 +126,14 @@ class LiqtuiApp(App[int]):
         self.screen.set_class(self.ascii_only, "-ascii")
         self.query_one("#clusters").border_title = "Clusters (estimated)"
         self.query_one("#tape").border_title = "Liquidations (realized)"
+        self._panes = (
+            self.screen,
+            self.query_one(Watchlist),
+            self.query_one(ClusterList),
+            self.query_one(LiquidationTape),
+            self.query_one(StatusLine),
+            self.query_one(LiqMap),
+        )
         if self.engine is not None:
             await self.engine.start()
         if self.live:
@@ -133,7 +144,14 @@ class LiqtuiApp(App[int]):
     # -- the tick --------------------------------------------------------------------------------------------------
 
     def refresh_panes(self) -> None:
-        """One tick: feed the hub, then give every pane of the main screen what it shows."""
+        """One tick: feed the hub, then give every pane of the main screen what it shows.
+
+        Nothing is drawn while the main screen is not on top (help open, or mounting, or shutting down).
+        """
+        panes = self._panes
+        if panes is None or not self.screen_stack or self.screen_stack[-1] is not panes[0]:
+            return
+        _, watchlist, cluster_list, tape, status_line, liq_map = panes
         self.hub.tick()
         now = self.clock()
         selection = self.selection
@@ -143,14 +161,14 @@ class LiqtuiApp(App[int]):
         self.rates.update({e.value: self.store.status(e).frames for e in exchanges}, now)
         scores = [score for key in keys if (score := self.hub.score(key)) is not None]
         with self.batch_update():
-            self.query_one(Watchlist).show(watch_entries(self.store, selection.watchlist), selection.numbers)
+            watchlist.show(watch_entries(self.store, selection.watchlist), selection.numbers)
             mark_px = next((d.mark_px for d in instruments if d.mark_px is not None), None)
-            self.query_one(ClusterList).show(self._clusters(keys), mark_px)
-            self.query_one(LiquidationTape).show_from(instruments)
+            cluster_list.show(self._clusters(keys), mark_px)
+            tape.show_from(instruments)
             score = combined_score(scores)
             info = gather_status(self.store, selection, instruments, score=score, rates=self.rates, now=now)
-            self.query_one(StatusLine).show(info)
-            self._refresh_map(now)
+            status_line.show(info)
+            self._refresh_map(liq_map, now)
 
     def _clusters(self, keys: tuple[str, ...]) -> list[Cluster]:
         """The hub's clusters, asked again only when the estimate changed (finding them costs numpy work)."""
@@ -160,8 +178,7 @@ class LiqtuiApp(App[int]):
             self._clusters_cache = self.hub.clusters(keys, CLUSTER_ROWS)
         return self._clusters_cache
 
-    def _refresh_map(self, now: float) -> None:
-        liq_map = self.query_one(LiqMap)
+    def _refresh_map(self, liq_map: LiqMap, now: float) -> None:
         selection = self.selection
         n_bins = liq_map.columns_for_bins()
         what = (selection.keys, selection.range_pct, n_bins)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from textual.geometry import Region
+from screen import visible
 from textual.widget import Widget
 
 from liqtui.config import Config
@@ -22,14 +22,6 @@ from liqtui.ui.screens.help import HelpScreen
 from .conftest import NOW_S, WATCHLIST, AppFactory, FixedHub, fill_store
 
 SIZE = (100, 30)
-
-
-def visible(widget: Widget) -> str:
-    """The text the widget puts on screen now, line by line (what a person would read), borders left out."""
-    width, height = widget.outer_size
-    strips = widget.render_lines(Region(0, 0, width, height))
-    lines = ["".join(segment.text for segment in strip).strip() for strip in strips]
-    return "\n".join(line for line in lines if line.strip("─│▏┌┐└┘ "))
 
 
 @pytest.mark.parametrize(("key", "index"), [("1", 0), ("2", 1), ("5", 4), ("9", 8)])
