@@ -231,9 +231,19 @@ class BinanceParser(ParserBase):
 
     def _control(self, data: dict[str, Any], batch: EventBatch) -> FrameKind:
         """Replies to SUBSCRIBE and friends: `{"result":null,"id":1}`, `{"result":["btcusdt@aggTrade"],"id":3}`,
-        and errors `{"code":2,"msg":"Invalid request: unknown method"}` (sometimes with `"id"`)."""
+        and errors, as the live server wraps them (`"id":null` when the request was not JSON)::
+
+            {"error":{"code":2,"msg":"Invalid request: unknown variant `SUBSCRIB`"},"id":1}
+
+        or bare, as older servers and the docs write them: `{"code":2,"msg":"Invalid request: unknown method"}`
+        (sometimes with `"id"`). Either error is a NOTICE (`error`) with the exchange's message.
+        """
         if "result" in data and "id" in data:
             return FrameKind.ACK
+        error = data.get("error")
+        if type(error) is dict and "msg" in error:
+            batch.notices.append(Notice(code="error", text=clip(error["msg"])))
+            return FrameKind.NOTICE
         if "code" in data and "msg" in data:
             batch.notices.append(Notice(code="error", text=clip(data["msg"])))
             return FrameKind.NOTICE

@@ -17,6 +17,7 @@ from liqtui.feeds.binance import BinanceParser
 from liqtui.feeds.bybit import BybitParser
 from liqtui.feeds.okx import OkxParser
 from liqtui.model.events import EventBatch, Notice
+from liqtui.model.store import MarketStore
 from liqtui.model.types import ContractKind, Exchange, Instrument, Side
 
 REAL_FRAMES = Path("/work/shared/fixtures/real-frames.jsonl")
@@ -196,6 +197,26 @@ def test_binance_control_replies() -> None:
     assert batch.notices == [Notice(code="error", text="Invalid request: unknown variant")]
 
 
+@pytest.mark.parametrize("request_id", ["1", "null"])
+def test_binance_wrapped_error_reply_is_an_error_notice(request_id: str) -> None:
+    # The live server's shape (and the simulator's): the error object inside "error"; "id" is null when the
+    # request was not JSON.
+    frame = '{"error":{"code":2,"msg":"Invalid request: unknown variant `SUBSCRIB`"},"id":' + request_id + "}"
+    for raw in (frame, frame.encode()):
+        kind, batch = parse(BinanceParser(), raw)
+        assert kind is FrameKind.NOTICE
+        assert batch.notices == [Notice(code="error", text="Invalid request: unknown variant `SUBSCRIB`")]
+        assert not batch.trades and not batch.marks
+
+
+def test_binance_error_key_without_a_message_is_bad() -> None:
+    for frame in ('{"error":"Invalid request","id":1}', '{"error":{"code":2},"id":1}', '{"error":null}'):
+        parser = BinanceParser()
+        kind, batch = parse(parser, frame)
+        assert kind is FrameKind.BAD, frame
+        assert parser.reason and not batch.notices
+
+
 def test_binance_instrument_table_overrides_the_naming_rule() -> None:
     parser = BinanceParser()
     frame = real("binance", "btcusdt@aggTrade", "3478018549")
@@ -310,6 +331,23 @@ def test_bybit_control_replies() -> None:
     kind, batch = parse(BybitParser(), json.dumps({"success": False, "ret_msg": ret_msg, "op": "subscribe"}))
     assert kind is FrameKind.NOTICE
     assert [n.symbol for n in batch.notices] == ["AUSDT", "BUSDT"]
+
+
+@pytest.mark.parametrize(
+    ("ret_msg", "symbols"),
+    [
+        ("Invalid symbol :[tickers.A,tickers.B]", ["A", "B"]),
+        ("Invalid symbol :[tickers.AUSDT, publicTrade.BUSDT, allLiquidation.CUSDT]", ["AUSDT", "BUSDT", "CUSDT"]),
+    ],
+)
+def test_bybit_refusal_of_several_topics_rejects_each_symbol_in_the_store(ret_msg: str, symbols: list[str]) -> None:
+    frame = json.dumps({"success": False, "ret_msg": ret_msg, "conn_id": "c", "req_id": "", "op": "subscribe"})
+    kind, batch = parse(BybitParser(), frame)
+    assert kind is FrameKind.NOTICE
+    assert batch.notices == [Notice(code="rejected", text=ret_msg, symbol=symbol) for symbol in symbols]
+    store = MarketStore()
+    store.apply(Exchange.BYBIT, batch)
+    assert store.status(Exchange.BYBIT).rejected == dict.fromkeys(symbols, ret_msg)
 
 
 def test_bybit_linear_perpetual_naming_and_instrument_table() -> None:
