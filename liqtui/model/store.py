@@ -1,19 +1,22 @@
 """`MarketStore`: what liqtui knows per instrument (rings, last values, counters) and per feed connection.
 
 Feeds parse frames into an `EventBatch` and hand the whole batch to `MarketStore.apply` every few hundred
-frames: each symbol's row list is converted by numpy straight into its ring (at most two slice assignments),
-and the counters move by one pass over the batch's rows. Views read the rings on a timer and compare `version`
-to skip work when nothing changed. Feeds and the UI share one asyncio loop, so nothing here is
-locked.
+frames: each symbol's row list is converted by numpy straight into its ring (at most two slice assignments).
+The trade totals are summed from the ring when they are read, not per row as trades arrive: they are read
+rarely (`replay --summary`, a status read), while trades are the bulk of the ingest. Views read the rings
+on a timer and compare `version` to skip work when nothing changed. Feeds and the UI share one asyncio loop,
+so nothing here is locked.
 """
 
 from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from liqtui.feeds.base import FrameKind
 from liqtui.model.events import EventBatch, LiquidationRow, MarkRow, OpenInterestRow, TradeRow
@@ -61,9 +64,11 @@ class InstrumentData:
     """One instrument's streams, last values and running totals."""
 
     __slots__ = (
+        "_buy_qty_base",
         "_long",
+        "_sell_qty_base",
         "_short",
-        "buy_qty_base",
+        "_trades_summed",
         "exchange",
         "funding_rate",
         "key",
@@ -78,9 +83,7 @@ class InstrumentData:
         "oi_base",
         "oi_ts_ms",
         "open_interest",
-        "sell_qty_base",
         "symbol",
-        "trade_count",
         "trades",
         "version",
     )
@@ -121,12 +124,10 @@ class InstrumentData:
         """The last funding rate received (a decimal fraction: 0.0001 is 0.01 %)."""
         self.last_trade_px: float | None = None
         """The price of the last trade received."""
-        self.trade_count = 0
-        """Trades seen since start (never wraps)."""
-        self.buy_qty_base = 0.0
-        """Base quantity of the trades whose taker bought."""
-        self.sell_qty_base = 0.0
-        """Base quantity of the trades whose taker sold."""
+        self._buy_qty_base = 0.0
+        self._sell_qty_base = 0.0
+        self._trades_summed = 0
+        """The ring's `written` count up to which the trades are in `_buy_qty_base` and `_sell_qty_base`."""
         self._long = SideTotals()
         self._short = SideTotals()
         self.liquidated: dict[Side, SideTotals] = {Side.LONG: self._long, Side.SHORT: self._short}
@@ -138,23 +139,55 @@ class InstrumentData:
         self.last_update_monotonic: float | None = None
         """`time.monotonic()` when events for it were last applied (for "data age" on screen)."""
 
+    @property
+    def trade_count(self) -> int:
+        """Trades seen since start (never wraps: the trade ring's `written` count)."""
+        return self.trades.written
+
+    @property
+    def buy_qty_base(self) -> float:
+        """Base quantity of the trades whose taker bought, since start."""
+        self._sum_trades()
+        return self._buy_qty_base
+
+    @property
+    def sell_qty_base(self) -> float:
+        """Base quantity of the trades whose taker sold, since start."""
+        self._sum_trades()
+        return self._sell_qty_base
+
+    def _sum_trades(self) -> None:
+        """Add the trades written since the last call to the totals (one numpy pass over the ring's tail)."""
+        ring = self.trades
+        if ring.written != self._trades_summed:
+            self._add_to_totals(ring.since(self._trades_summed))
+            self._trades_summed = ring.written
+
+    def _add_to_totals(self, rows: npt.NDArray[Any]) -> None:
+        qty = rows["qty_base"]
+        buy = rows["taker_buy"]
+        self._buy_qty_base += float(qty[buy].sum())
+        self._sell_qty_base += float(qty[~buy].sum())
+
     # The appenders below run for every symbol of every batch: each writes the rows straight into its ring
-    # (one numpy conversion, no temporary array) and moves the totals in one pass over the few rows a batch
-    # brings, which costs less than the fixed overhead of numpy reductions on such short arrays.
+    # (one numpy conversion, no temporary array) and keeps only the last values; the trade totals wait in
+    # the ring until they are read (`_sum_trades`).
 
     def _add_trades(self, rows: list[TradeRow]) -> None:
-        self.trades.extend_rows(rows)
-        self.trade_count += len(rows)
-        buy_qty = sell_qty = 0.0
-        for row in rows:
-            if row[3]:
-                buy_qty += row[2]
-            else:
-                sell_qty += row[2]
-        self.buy_qty_base += buy_qty
-        self.sell_qty_base += sell_qty
-        ts_ms, self.last_trade_px = rows[-1][0], rows[-1][1]
+        ring = self.trades
+        n = len(rows)
+        if ring.written + n - self._trades_summed > ring.capacity:
+            # Rare (a reader slower than a whole ring of trades, or a batch larger than the ring): the rows
+            # not yet summed would be overwritten, so they are summed now, and so are the batch's rows that
+            # will not fit in the ring.
+            self._sum_trades()
+            lost = n - ring.capacity
+            if lost > 0:
+                self._add_to_totals(np.array(rows[:lost], dtype=ring.dtype))
+                self._trades_summed += lost
+        ring.extend_rows(rows)
         # A symbol's trades arrive in time order, so the last row carries the newest time.
+        ts_ms, self.last_trade_px = rows[-1][0], rows[-1][1]
         if self.last_event_ms is None or ts_ms > self.last_event_ms:
             self.last_event_ms = ts_ms
 
@@ -202,10 +235,6 @@ class FeedState(enum.StrEnum):
     """Gave up (the exchange refused what was asked); `last_error` says why."""
     STOPPED = "stopped"
     """Not connected on purpose: shutting down, or a replay that ended."""
-
-
-_Adder = Callable[[InstrumentData, list[Any]], None]
-"""One of `InstrumentData`'s stream appenders, taking one symbol's rows of one batch."""
 
 
 @dataclass(slots=True)
@@ -313,18 +342,27 @@ class MarketStore:
         """
         by_symbol = self._by_symbol[exchange]
         changed: dict[str, InstrumentData] = {}
-        streams: tuple[tuple[dict[str, list[Any]], _Adder], ...] = (
-            (batch.trades, InstrumentData._add_trades),
-            (batch.marks, InstrumentData._add_marks),
-            (batch.open_interest, InstrumentData._add_open_interest),
-            (batch.liquidations, InstrumentData._add_liquidations),
-        )
-        for rows_by_symbol, add in streams:
-            for symbol, rows in rows_by_symbol.items():
-                if not rows or (only is not None and symbol not in only):
-                    continue
+        # One loop per stream, written out: this runs for every symbol of every batch, and a loop over
+        # (stream, appender) pairs costs a tuple unpacking and an unbound call more per symbol.
+        for symbol, trades in batch.trades.items():
+            if trades and (only is None or symbol in only):
                 data = by_symbol.get(symbol) or self.ensure(exchange, symbol)
-                add(data, rows)
+                data._add_trades(trades)
+                changed[symbol] = data
+        for symbol, marks in batch.marks.items():
+            if marks and (only is None or symbol in only):
+                data = by_symbol.get(symbol) or self.ensure(exchange, symbol)
+                data._add_marks(marks)
+                changed[symbol] = data
+        for symbol, open_interest in batch.open_interest.items():
+            if open_interest and (only is None or symbol in only):
+                data = by_symbol.get(symbol) or self.ensure(exchange, symbol)
+                data._add_open_interest(open_interest)
+                changed[symbol] = data
+        for symbol, liquidations in batch.liquidations.items():
+            if liquidations and (only is None or symbol in only):
+                data = by_symbol.get(symbol) or self.ensure(exchange, symbol)
+                data._add_liquidations(liquidations)
                 changed[symbol] = data
         for symbol, rate in batch.funding_rate.items():
             if only is None or symbol in only:
@@ -336,12 +374,10 @@ class MarketStore:
         if not changed:
             return set()
         now = time.monotonic()
-        keys = set()
         for data in changed.values():
             data.version += 1
             data.last_update_monotonic = now
-            keys.add(data.key)
-        return keys
+        return {data.key for data in changed.values()}
 
     def _record_notices(self, exchange: Exchange, batch: EventBatch) -> None:
         status = self.status(exchange)

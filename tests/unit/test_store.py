@@ -213,3 +213,43 @@ def test_totals_equal_plain_sums_whatever_the_batching(
     newest = [trades[-1][0] for trades, _ in batches if trades]
     newest += [max(r[0] for r in liquidations) for _, liquidations in batches if liquidations]
     assert data.last_event_ms == max(newest)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    capacity=st.integers(min_value=1, max_value=6),
+    steps=st.lists(st.tuples(st.lists(_trade, max_size=9), st.booleans()), min_size=1, max_size=12),
+)
+def test_trade_totals_read_between_batches_equal_the_sums_so_far(
+    capacity: int, steps: list[tuple[list[tuple[int, float, float, bool]], bool]]
+) -> None:
+    # The totals are summed from the ring when read: whether read after every batch, now and then or only at
+    # the end, and however often the ring wrapped in between, they are the sums of every trade so far.
+    store = MarketStore(trade_capacity=capacity)
+    batch = EventBatch()
+    so_far: list[tuple[int, float, float, bool]] = []
+    for trades, read_now in steps:
+        batch.clear()
+        batch.trades["X"] += trades
+        store.apply(Exchange.OKX, batch)
+        so_far += trades
+        data = store.get("okx:X")
+        if data is None:
+            assert not so_far
+            continue
+        if read_now:
+            assert data.trade_count == len(so_far)
+            assert math.isclose(
+                data.buy_qty_base, sum(r[2] for r in so_far if r[3]), rel_tol=1e-9, abs_tol=1e-9
+            )
+            assert math.isclose(
+                data.sell_qty_base, sum(r[2] for r in so_far if not r[3]), rel_tol=1e-9, abs_tol=1e-9
+            )
+            assert type(data.buy_qty_base) is float and type(data.sell_qty_base) is float
+    data = store.get("okx:X")
+    if so_far:
+        assert data is not None
+        assert math.isclose(
+            data.buy_qty_base + data.sell_qty_base, sum(r[2] for r in so_far), rel_tol=1e-9, abs_tol=1e-9
+        )
+        assert data.trades.view().tolist() == so_far[-capacity:]
