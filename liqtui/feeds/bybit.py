@@ -146,9 +146,10 @@ class BybitParser(ParserBase):
                 ts_ms = trade["T"]
                 px = _number(trade["p"])
                 qty_base = _number(trade["v"])
-                taker_buy = trade["S"] == "Buy"
+                side = trade["S"]
+                taker_buy = side == "Buy"
                 # The comparisons also reject what `_number` may return besides numbers (TypeError).
-                if not (px > 0.0 and qty_base > 0.0 and 0 < ts_ms < MAX_TS_MS and (taker_buy or trade["S"] == "Sell")):
+                if not (px > 0.0 and qty_base > 0.0 and 0 < ts_ms < MAX_TS_MS and (taker_buy or side == "Sell")):
                     return self._invalid("publicTrade", symbol)
                 rows.append((ts_ms, px, qty_base, taker_buy))
             return _DATA

@@ -150,10 +150,9 @@ class OkxParser(ParserBase):
                     px = _number(trade["px"])
                     # Contracts to base units; the product is a float, or TypeError for what is not a number.
                     qty_base = _number(trade["sz"]) * contract_base
-                    taker_buy = trade["side"] == "buy"
-                    if not (
-                        px > 0.0 and qty_base > 0.0 and 0 < ts_ms < MAX_TS_MS and (taker_buy or trade["side"] == "sell")
-                    ):
+                    side = trade["side"]
+                    taker_buy = side == "buy"
+                    if not (px > 0.0 and qty_base > 0.0 and 0 < ts_ms < MAX_TS_MS and (taker_buy or side == "sell")):
                         return self._invalid("trades", inst_id)
                     rows.append((ts_ms, px, qty_base, taker_buy))
                 return _DATA
