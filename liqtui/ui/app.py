@@ -114,7 +114,7 @@ class LiqtuiApp(App[int]):
     def compose(self) -> ComposeResult:
         yield Watchlist(id="watchlist")
         with Horizontal(id="body"):
-            yield LiqMap(id="map", max_hz=self.config.ui.map_max_hz, clock=self.clock)
+            yield LiqMap(id="map", max_hz=self.config.ui.map_max_hz, clock=self.clock, ascii_only=self.ascii_only)
             with Vertical(id="side"):
                 yield ClusterList(id="clusters", ascii_only=self.ascii_only)
                 yield LiquidationTape(self.config.ui.tape_rows, id="tape")

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import numpy as np
@@ -98,6 +98,8 @@ class ChartTheme:
     """The body of a long bar, one row of it."""
     short_glyph: str
     realized_glyph: str
+    ascii: bool = False
+    """Draw with ASCII only, for a terminal whose encoding has no block or box-drawing characters."""
 
 
 THEMES: Final[dict[str, ChartTheme]] = {
@@ -108,11 +110,33 @@ THEMES: Final[dict[str, ChartTheme]] = {
 """The built-in chart themes: green longs and red shorts on dark or light backgrounds, and monochrome."""
 
 
-def theme_for(*, dark: bool, no_color: bool) -> ChartTheme:
-    """The chart theme for the app's theme (`App.current_theme.dark`) and `App.no_color` (`NO_COLOR`)."""
-    if no_color:
-        return THEMES["mono"]
-    return THEMES["dark" if dark else "light"]
+_TO_ASCII: Final = str.maketrans(
+    {
+        **dict.fromkeys("─━═╌┄", "-"),
+        **dict.fromkeys("│┃║╎┆", "|"),
+        **dict.fromkeys("┌┐└┘├┤┬┴┼╭╮╯╰", "+"),
+        "█": "#",
+        "▒": "%",
+        "░": ":",
+        "▓": "#",
+        **dict.fromkeys(_EIGHTHS[1:], "_"),
+        "•": "*",
+        "·": ".",
+    }
+)
+"""plotext's drawing characters mapped to the nearest ASCII ones."""
+
+
+def theme_for(*, dark: bool, no_color: bool, ascii_only: bool = False) -> ChartTheme:
+    """The chart theme for the app's theme (`App.current_theme.dark`), `App.no_color` (`NO_COLOR`) and a
+    terminal without UTF-8 (`ascii_only`)."""
+    theme = THEMES["mono"] if no_color else THEMES["dark" if dark else "light"]
+    if ascii_only:
+        # Longs and shorts differ by glyph as well as by side of the mark line.
+        theme = replace(
+            theme, name=f"{theme.name}-ascii", ascii=True, long_glyph="#", short_glyph="%", realized_glyph=":"
+        )
+    return theme
 
 
 def columns_for_width(width: int) -> int:
@@ -516,8 +540,8 @@ class MapChart:
         eighths = np.zeros(data.count, dtype=np.int64)
         if peak > 0:
             eighths = np.ceil(estimate / peak * (estimate_rows * 8) - 1e-9).astype(np.int64)
-        if not theme.colour:
-            # A shaded glyph has no partial-block form, so monochrome rounds to whole rows.
+        if not theme.colour or theme.ascii:
+            # A shaded or ASCII glyph has no partial-block form, so these round to whole rows.
             eighths = ((eighths + 4) // 8) * 8
         long_side = data.long_usd >= data.short_usd
         full_rows = eighths // 8
@@ -574,6 +598,8 @@ class MapChart:
         figure.title(caption(width))
 
         ansi = figure.build().string()
+        if theme.ascii:
+            ansi = ansi.translate(_TO_ASCII).encode("ascii", "replace").decode("ascii")
         strips, rows = strips_from_ansi(ansi, width, self._styles)
         if len(strips) < height:
             blank = Strip.blank(width)

@@ -324,6 +324,22 @@ async def test_the_pane_paces_redraws_and_repaints_only_changed_rows() -> None:
         assert len(repainted) < 30
 
 
+def test_ascii_theme_draws_every_cell_in_ascii_and_keeps_the_sides_apart() -> None:
+    """Without UTF-8 the chart is all ASCII; longs and shorts differ by glyph as well as by side of the mark."""
+    view = make_view(120, 60)
+    theme = theme_for(dark=True, no_color=False, ascii_only=True)
+    image = MapChart().draw(view, 100, 30, theme)
+    text = "".join(image.plain)
+    assert text.isascii()
+    assert image.mark_column is not None
+    bar_rows = [row for row in image.plain if "#" in row or "%" in row]
+    assert bar_rows
+    for row in bar_rows:
+        left, right = row[: image.mark_column], row[image.mark_column + 1 :]
+        assert "%" not in left and "#" not in right
+    assert theme.name != theme_for(dark=True, no_color=False).name  # cached apart from the UTF-8 picture
+
+
 async def test_switching_instrument_draws_at_once_despite_the_pacing() -> None:
     """A key press that shows another instrument is drawn in the same refresh, even right after a paced redraw."""
     pane = LiqMap(max_hz=0.5)

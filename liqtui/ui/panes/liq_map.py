@@ -41,6 +41,7 @@ class LiqMap(Widget):
         *,
         max_hz: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        ascii_only: bool = False,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -50,6 +51,7 @@ class LiqMap(Widget):
         Args:
             max_hz: The most redraws per second for data changes (`[ui] map_max_hz`).
             clock: Seconds on a monotonic clock; tests pass their own.
+            ascii_only: Draw with ASCII only (the terminal's encoding has no block or box-drawing characters).
             name: The widget's name.
             id: The widget's id.
             classes: The widget's CSS classes.
@@ -61,6 +63,7 @@ class LiqMap(Widget):
         self._image: ChartImage | None = None
         self._min_interval_s = 1.0 / max_hz
         self._clock = clock
+        self.ascii_only = ascii_only
         self._last_redraw_s = -float("inf")
         self._pending: Timer | None = None
 
@@ -88,7 +91,7 @@ class LiqMap(Widget):
 
     def chart_theme(self) -> ChartTheme:
         """The chart theme for the app's theme and `NO_COLOR`."""
-        return theme_for(dark=self.app.current_theme.dark, no_color=self.app.no_color)
+        return theme_for(dark=self.app.current_theme.dark, no_color=self.app.no_color, ascii_only=self.ascii_only)
 
     def update_view(self, view: MapView | None, *, zoom: float = 1.0) -> None:
         """Show `view` (None: waiting for data); `zoom` is the app's zoom level, part of the picture's key.
@@ -96,8 +99,10 @@ class LiqMap(Widget):
         Cheap when nothing changed: the pane compares what the picture depends on and returns.
         """
         shown = self._view
-        switched = zoom != self._zoom or (view is not None) != (shown is not None) or (
-            view is not None and shown is not None and view.instrument != shown.instrument
+        switched = (
+            zoom != self._zoom
+            or (view is not None) != (shown is not None)
+            or (view is not None and shown is not None and view.instrument != shown.instrument)
         )
         self._view = view
         self._zoom = zoom
