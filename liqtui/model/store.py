@@ -3,7 +3,7 @@
 Feeds parse frames into an `EventBatch` and hand the whole batch to `MarketStore.apply` every few hundred
 frames: each symbol's row list is converted by numpy straight into its ring (at most two slice assignments).
 The trade totals are summed from the ring when they are read, not per row as trades arrive: they are read
-rarely (`replay --summary`, a status read), while trades are the bulk of the ingest. Views read the rings
+rarely (`replay --summary`), while trades are the bulk of the ingest. Views read the rings
 on a timer and compare `version` to skip work when nothing changed. Feeds and the UI share one asyncio loop,
 so nothing here is locked.
 """
