@@ -25,6 +25,7 @@ import numpy as np
 from liqtui.model.bins import regroup
 from liqtui.model.clusters import find_clusters
 from liqtui.model.estimator import Estimator, EstimatorSettings
+from liqtui.model.persist import load_state, save_state
 from liqtui.model.store import InstrumentData, MarketStore
 from liqtui.model.types import Side
 from liqtui.model.views import Cluster, MapView, Score
@@ -98,7 +99,11 @@ class MapHub:
     def _feed(self, key: str, **estimator_args: Any) -> _Feed:
         feed = self._feeds.get(key)
         if feed is None:
-            estimator = Estimator(key, self.config, **estimator_args)
+            path = self._state_path(key)
+            loaded = load_state(path, self.config, **estimator_args) if path is not None else None
+            if loaded is not None:
+                log.info("%s: estimator state reloaded from %s", key, path)
+            estimator = loaded or Estimator(key, self.config, **estimator_args)
             feed = _Feed(estimator)
             self._feeds[key] = feed
         return feed
@@ -181,6 +186,23 @@ class MapHub:
         if estimator is None or estimator.mark_px is None:
             return None
         return estimator.snapshot_json(open_interest_base=data.oi_base if data is not None else None)
+
+    # -- persistence ----------------------------------------------------------------------------------------------
+
+    def _state_path(self, key: str) -> Path | None:
+        if self.state_dir is None:
+            return None
+        return self.state_dir / f"{key.replace(':', '_').replace('/', '_')}.npz"
+
+    def save(self) -> int:
+        """Save every estimator that has a picture, atomically; returns how many were saved."""
+        saved = 0
+        for key, feed in self._feeds.items():
+            path = self._state_path(key)
+            if path is not None and feed.estimator.mark_px is not None:
+                save_state(path, feed.estimator)
+                saved += 1
+        return saved
 
 
 def _sum_views(views: list[MapView], name: str, n_bins: int | None) -> MapView:

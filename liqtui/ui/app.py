@@ -47,6 +47,7 @@ class MapSource(Protocol):
     def clusters(self, keys: Sequence[str], n: int) -> list[Cluster]: ...
     def score(self, key: str) -> Score | None: ...
     def version(self, keys: Sequence[str]) -> int: ...
+    def save(self) -> int: ...
 
 
 class Engine(Protocol):
@@ -138,6 +139,8 @@ class LiqtuiApp(App[int]):
             await self.engine.start()
         if self.live:
             self._timer = self.set_interval(1.0 / self.config.ui.refresh_hz, self.refresh_panes)
+            # SIGKILL loses at most one interval of the estimate.
+            self.set_interval(self.config.state.save_interval_s, self.hub.save)
             # The first tick waits for the first layout, so the map knows its width.
             self.call_after_refresh(self.refresh_panes)
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from liqtui.config import Config, load_config
 from liqtui.errors import LiqtuiError
 from liqtui.logs import setup_logging
+from liqtui.model.persist import state_directory
 from liqtui.model.types import instrument_key, parse_instrument_key
 
 if TYPE_CHECKING:
@@ -152,13 +153,14 @@ def run_app_command(args: argparse.Namespace) -> int:
 
         recorder = Recorder(args.record)
     simulator = DemoSimulator() if args.demo else None
+    state_dir = state_directory(config.state.directory(), sim_url=args.sim, demo=args.demo)
     try:
         if simulator is not None:
             print("liqtui: starting the simulated exchange ...", file=sys.stderr, flush=True)
             config = config.with_sim(simulator.start())
         if chosen:
             asyncio.run(_check_instruments(config, chosen))
-        return _run_screen(config, recorder, mouse=config.ui.mouse and not args.no_mouse)
+        return _run_screen(config, recorder, state_dir, mouse=config.ui.mouse and not args.no_mouse)
     finally:
         if simulator is not None:
             simulator.stop()
@@ -166,7 +168,7 @@ def run_app_command(args: argparse.Namespace) -> int:
             recorder.close()
 
 
-def _run_screen(config: Config, recorder: Recorder | None, *, mouse: bool) -> int:
+def _run_screen(config: Config, recorder: Recorder | None, state_dir: Path | None, *, mouse: bool) -> int:
     """Build the store, the hub, the feeds and the app, and run the app until it quits."""
     from liqtui.feeds.engine import FeedEngine
     from liqtui.model.hub import MapHub
@@ -174,7 +176,7 @@ def _run_screen(config: Config, recorder: Recorder | None, *, mouse: bool) -> in
     from liqtui.ui.app import build_app
 
     store = MarketStore()
-    hub = MapHub(store, config.estimator, state_dir=config.state.directory())
+    hub = MapHub(store, config.estimator, state_dir=state_dir)
     # The warm start is on its way for every watched instrument: live rows wait for it (the hub's rule).
     hub.expect_history(config.watchlist)
     engine = FeedEngine(
@@ -189,7 +191,8 @@ def _run_screen(config: Config, recorder: Recorder | None, *, mouse: bool) -> in
         _tolerate_narrow_encoding()
     app = build_app(config, store=store, hub=hub, engine=engine, ascii_only=not utf8)
     result = app.run(mouse=mouse)
-    log.info("liqtui stopped")
+    # However the app ended, the estimate is kept for the next start (the app also saves on a timer).
+    log.info("liqtui stopped; %d estimator states saved", hub.save())
     if app.return_code not in (None, 0):
         return app.return_code
     return 0 if result is None else result

@@ -139,6 +139,10 @@ class FixedHub:
     def version(self, keys: Sequence[str]) -> int:
         return self.data_version
 
+    def save(self) -> int:
+        """Nothing to keep: the views are fixed."""
+        return 0
+
 
 WATCHLIST = Config().watchlist
 """The default watchlist: BTC, ETH and SOL on Binance, Bybit and OKX."""

@@ -1,0 +1,135 @@
+"""`MapHub`: estimators fed from the store's rings, history before live rows, aggregates, persistence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from synthetic import market_rows
+
+from liqtui.config import default_config
+from liqtui.feeds.engine import History
+from liqtui.model import hub as hub_module
+from liqtui.model.events import EventBatch
+from liqtui.model.hub import MapHub
+from liqtui.model.store import MarketStore
+from liqtui.model.types import KLINE_DTYPE, Exchange
+
+CONFIG = default_config().estimator
+BTC = "binance:BTCUSDT"
+
+
+def fill(store: MarketStore, exchange: Exchange, symbol: str, rows: tuple[Any, Any, Any]) -> None:
+    """Put synthetic rows into the store as the feeds would: one batch."""
+    trades, marks, oi = rows
+    batch = EventBatch()
+    batch.trades[symbol].extend(
+        zip(
+            trades["ts_ms"].tolist(),
+            trades["px"].tolist(),
+            trades["qty_base"].tolist(),
+            trades["taker_buy"].tolist(),
+            strict=True,
+        )
+    )
+    batch.marks[symbol].extend(zip(marks["ts_ms"].tolist(), marks["px"].tolist(), strict=True))
+    batch.open_interest[symbol].extend(zip(oi["ts_ms"].tolist(), oi["oi_base"].tolist(), strict=True))
+    store.apply(exchange, batch)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_tick_feeds_each_row_once_and_reports_what_changed() -> None:
+    store = MarketStore()
+    hub = MapHub(store, CONFIG)
+    fill(store, Exchange.BINANCE, "BTCUSDT", market_rows(1, 60))
+    assert hub.tick() == {BTC}
+    version = hub.version([BTC])
+    view = hub.map_view([BTC], 10.0, 80)
+    assert view is not None and view.long_usd.sum() > 0 and len(view.px_low) <= 80
+    assert hub.tick() == set()  # nothing new in the rings
+    assert hub.version([BTC]) == version
+
+
+def test_live_rows_wait_for_the_history_then_follow_it() -> None:
+    store = MarketStore()
+    clock = Clock()
+    hub = MapHub(store, CONFIG, clock=clock)
+    hub.expect_history([BTC])
+    history_rows = market_rows(2, 120)
+    live_rows = market_rows(3, 30, start_ms=int(history_rows[0]["ts_ms"][-1]) + 1000)
+    fill(store, Exchange.BINANCE, "BTCUSDT", live_rows)
+    assert hub.tick() == set() and hub.estimator(BTC) is None  # waiting: the history must come first
+    trades, _, oi = history_rows
+    minutes = trades.reshape(-1, 60)
+    klines = np.zeros(len(minutes), dtype=KLINE_DTYPE)
+    klines["open_ms"] = minutes["ts_ms"][:, 0]
+    klines["open"], klines["close"] = minutes["px"][:, 0], minutes["px"][:, -1]
+    klines["high"], klines["low"] = minutes["px"].max(axis=1), minutes["px"].min(axis=1)
+    klines["volume_base"] = minutes["qty_base"].sum(axis=1)
+    klines["taker_buy_base"] = np.where(minutes["taker_buy"], minutes["qty_base"], 0).sum(axis=1)
+    hub.on_history(History(BTC, klines, oi, ()))
+    estimator = hub.estimator(BTC)
+    assert estimator is not None and estimator.ts_ms >= int(klines["open_ms"][-1])
+    assert hub.tick() == {BTC}
+    assert estimator.ts_ms == int(live_rows[0]["ts_ms"][-1])
+
+
+def test_without_history_the_map_starts_from_live_data_after_a_wait() -> None:
+    store = MarketStore()
+    clock = Clock()
+    hub = MapHub(store, CONFIG, clock=clock)
+    hub.expect_history([BTC])
+    fill(store, Exchange.BINANCE, "BTCUSDT", market_rows(4, 30))
+    assert hub.tick() == set()
+    clock.now += hub_module.HISTORY_WAIT_S + 1
+    assert hub.tick() == {BTC}
+
+
+def test_the_aggregate_sums_maps_bin_by_bin_on_the_shared_grid() -> None:
+    """Two instruments with the same flow and the same margin tiers: the aggregate is exactly twice one of them.
+    (Across exchanges the tiers differ, so equal flow gives slightly different maps.)"""
+    store = MarketStore()
+    hub = MapHub(store, CONFIG)
+    rows = market_rows(5, 60)
+    fill(store, Exchange.BINANCE, "BTCUSDT", rows)
+    fill(store, Exchange.BINANCE, "BTCUSDC", rows)
+    hub.tick()
+    single = hub.map_view([BTC], 10.0, None)
+    both = hub.map_view([BTC, "binance:BTCUSDC"], 10.0, None)
+    assert single is not None and both is not None
+    np.testing.assert_allclose(both.long_usd.sum(), 2 * single.long_usd.sum(), rtol=1e-9)
+    np.testing.assert_allclose(both.short_usd.sum(), 2 * single.short_usd.sum(), rtol=1e-9)
+    np.testing.assert_allclose(both.long_usd, 2 * single.long_usd, rtol=1e-9)
+    assert hub.clusters([BTC, "binance:BTCUSDC"], 5)
+
+
+def test_a_restarted_hub_finds_the_map_as_it_was(tmp_path: Path) -> None:
+    store = MarketStore()
+    hub = MapHub(store, CONFIG, state_dir=tmp_path)
+    fill(store, Exchange.BINANCE, "BTCUSDT", market_rows(6, 60))
+    hub.tick()
+    assert hub.save() == 1
+    before = hub.map_view([BTC], 10.0, 60)
+
+    again = MapHub(MarketStore(), CONFIG, state_dir=tmp_path)
+    again.on_history(History(BTC, np.zeros(0, dtype=KLINE_DTYPE), market_rows(6, 1)[2][:0], ()))
+    after = again.map_view([BTC], 10.0, 60)
+    assert before is not None and after is not None
+    np.testing.assert_array_equal(before.long_usd, after.long_usd)
+    np.testing.assert_array_equal(before.short_usd, after.short_usd)
+
+
+@pytest.mark.parametrize("keys", [[], ["okx:NOTHING-USDT-SWAP"]])
+def test_no_view_for_instruments_without_data(keys: list[str]) -> None:
+    hub = MapHub(MarketStore(), CONFIG)
+    assert hub.map_view(keys, 10.0, 50) is None
+    assert hub.clusters(keys, 5) == []
