@@ -20,6 +20,7 @@ from liqtui.errors import FeedError, LiqtuiError
 from liqtui.feeds.engine import FeedEngine
 from liqtui.logs import setup_logging
 from liqtui.model.hub import HISTORY_WAIT_S, MapHub
+from liqtui.model.persist import state_directory
 from liqtui.model.store import FeedStatus, MarketStore
 from liqtui.model.types import instrument_key, parse_instrument_key
 
@@ -46,6 +47,7 @@ def run_snapshot_command(args: argparse.Namespace) -> int:
 
 
 async def _collect(config: Config, key: str, seconds: float, *, demo: bool, sim_url: str | None) -> dict[str, Any]:
+    state_dir = state_directory(config.state.directory(), sim_url=sim_url, demo=demo)
     server = None
     if demo:
         from liqtui.sim.server import SimServer, build_market
@@ -56,11 +58,11 @@ async def _collect(config: Config, key: str, seconds: float, *, demo: bool, sim_
     if sim_url:
         config = config.with_sim(sim_url)
     store = MarketStore()
-    hub = MapHub(store, config.estimator)
+    hub = MapHub(store, config.estimator, state_dir=state_dir)
     hub.expect_history([key])
     engine = FeedEngine(config, [key], store, on_history=hub.on_history)
     try:
-        await engine.check_instruments()
+        await engine.check_instruments(require_reachable=True)
         await engine.start()
         exchange = parse_instrument_key(key)[0]
         status = store.status(exchange)
@@ -70,9 +72,13 @@ async def _collect(config: Config, key: str, seconds: float, *, demo: bool, sim_
             hub.tick()
             await asyncio.sleep(TICK_S / 2)
         end = time.monotonic() + seconds
+        next_save = time.monotonic() + config.state.save_interval_s
         while time.monotonic() < end:
             _raise_if_rejected(status, key)
             hub.tick()
+            if time.monotonic() >= next_save:
+                hub.save()
+                next_save += config.state.save_interval_s
             await asyncio.sleep(min(TICK_S, max(0.0, end - time.monotonic())))
         hub.tick()
         snapshot = hub.snapshot_json(key)
@@ -80,6 +86,7 @@ async def _collect(config: Config, key: str, seconds: float, *, demo: bool, sim_
             problem = status.last_error or "no market data arrived"
             raise FeedError(f"no map for {key} after {seconds:g} s: {problem}.")
         snapshot["feed"] = _feed_json(status)
+        hub.save()
         return snapshot
     finally:
         await engine.stop()

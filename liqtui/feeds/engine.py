@@ -130,9 +130,10 @@ class FeedEngine:
         if self.recorder is not None:
             self.recorder.flush()
 
-    async def check_instruments(self) -> None:
+    async def check_instruments(self, *, require_reachable: bool = False) -> None:
         """Fetch the instrument tables and raise `UnknownInstrumentError` naming any symbol an exchange does not
-        list (the CLI calls this before the screen opens). An exchange whose table cannot be fetched is not checked.
+        list (the CLI calls this before the screen opens). An exchange whose table cannot be fetched is not checked,
+        unless `require_reachable`: then its `FeedError` is raised (a one-shot command cannot wait for it).
         """
         owns_session = self._session is None
         if owns_session:
@@ -143,6 +144,8 @@ class FeedEngine:
                 try:
                     table = await self._fetch_instruments(exchange, attempts=2)
                 except FeedError as error:
+                    if require_reachable:
+                        raise FeedError(f"cannot reach {exchange.value}: {error}") from error
                     log.warning("cannot check %s instruments: %s", exchange.value, error)
                     continue
                 unknown.extend(f"{exchange.value}:{s}" for s in symbols if s not in table)
