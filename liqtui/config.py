@@ -250,6 +250,10 @@ class FeedConfig:
     warm_start_hours: NonNegativeFloat = 24.0
     """Hours of REST history (open interest, klines) to back-fill on start; 0 starts from live data only."""
 
+    binance_tiers_file: Text = ""
+    """Binance's maintenance tiers as its signed `GET /fapi/v1/leverageBracket` returns them (JSON), fetched with
+    your own key; empty uses liqtui's built-in table (Binance publishes the tiers only to signed requests)."""
+
     def __post_init__(self) -> None:
         if self.reconnect_max_s < self.reconnect_min_s:
             raise _FieldConflict(

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -23,8 +24,8 @@ import aiohttp
 import numpy as np
 import numpy.typing as npt
 
-from liqtui.errors import FeedError, UnknownInstrumentError
-from liqtui.feeds import history
+from liqtui.errors import ConfigError, FeedError, UnknownInstrumentError
+from liqtui.feeds import binance, history
 from liqtui.feeds.registry import parser_for
 from liqtui.feeds.rest import RestClient
 from liqtui.feeds.runner import LOOPBACK_HOSTS, FeedRunner
@@ -66,6 +67,21 @@ class History:
 HistoryCallback = Callable[[History], None]
 
 
+def load_binance_tiers(path: str) -> dict[str, tuple[MarginTier, ...]]:
+    """The tiers of `[feed] binance_tiers_file`, by symbol; {} when none is configured. ConfigError if unusable."""
+    if not path:
+        return {}
+    try:
+        return binance.parse_margin_tiers(Path(path).expanduser().read_bytes())
+    except OSError as error:
+        raise ConfigError(f'feed.binance_tiers_file: cannot read "{path}": {error.strerror or error}.') from error
+    except FeedError as error:
+        raise ConfigError(
+            f'feed.binance_tiers_file: "{path}" is not a leverageBracket response ({error}); '
+            "save the body of GET /fapi/v1/leverageBracket, or leave the key empty."
+        ) from error
+
+
 class FeedEngine:
     """Streams a watchlist across Binance, Bybit and OKX into one `MarketStore`."""
 
@@ -89,6 +105,8 @@ class FeedEngine:
             if symbol not in symbols:
                 symbols.append(symbol)
         self.parsers: dict[Exchange, Parser] = {exchange: parser_for(exchange) for exchange in self.symbols}
+        self.binance_tiers = load_binance_tiers(config.feed.binance_tiers_file)
+        """Binance tiers from the configured file, by symbol (empty: the estimator's built-in table applies)."""
         self.tables: dict[Exchange, dict[str, Instrument]] = {}
         """The instrument tables fetched so far, per exchange, by symbol."""
         self.runners: list[FeedRunner] = []
@@ -283,7 +301,11 @@ class FeedEngine:
             log.warning("warm start of %s:%s has no open-interest history: %s", exchange.value, symbol, error)
             open_interest = np.zeros(0, dtype=history.OPEN_INTEREST_DTYPE)
         try:
-            tiers = await history.fetch_tiers(client, symbol)
+            tiers = (
+                self.binance_tiers.get(symbol, ())
+                if exchange is Exchange.BINANCE
+                else await history.fetch_tiers(client, symbol)
+            )
         except FeedError as error:
             log.info("no maintenance tiers for %s:%s (%s); defaults apply", exchange.value, symbol, error)
             tiers = ()

@@ -257,3 +257,38 @@ async def test_recording_reaches_the_file_while_running(sim_server, tmp_path: Pa
     finally:
         await asyncio.wait_for(engine.stop(), 10)
         recorder.close()
+
+
+async def test_binance_tiers_come_from_the_configured_file(sim_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Binance's tiers need a key: a leverageBracket body saved by the user replaces the built-in table."""
+    body = (
+        '[{"symbol":"BTCUSDT","notionalCoef":1.0,"brackets":['
+        '{"bracket":1,"initialLeverage":50,"notionalCap":10000,"notionalFloor":0,"maintMarginRatio":0.01,"cum":0.0},'
+        '{"bracket":2,"initialLeverage":20,"notionalCap":100000,"notionalFloor":10000,"maintMarginRatio":0.025,'
+        '"cum":150.0}]}]'
+    )
+    tiers_file = tmp_path / "brackets.json"
+    tiers_file.write_text(body)
+    config = fast_config(sim_server.url)
+    config = replace(config, feed=replace(config.feed, binance_tiers_file=str(tiers_file)))
+    histories: list[History] = []
+    engine = FeedEngine(config, ("binance:BTCUSDT",), MarketStore(), on_history=histories.append)
+    await engine.start()
+    try:
+        await wait_until(lambda: bool(histories), timeout=15, what="the warm start")
+    finally:
+        await asyncio.wait_for(engine.stop(), 10)
+    [history] = histories
+    assert [t.mmr for t in history.tiers] == [0.01, 0.025] and history.tiers[1].maintenance_amount == 150.0
+
+
+def test_an_unusable_binance_tiers_file_is_a_configuration_error(tmp_path: Path) -> None:
+    from liqtui.errors import ConfigError
+
+    bad = tmp_path / "brackets.json"
+    bad.write_text('{"code":-2015,"msg":"Invalid API-key"}')
+    for path in (str(bad), str(tmp_path / "missing.json")):
+        config = default_config()
+        config = replace(config, feed=replace(config.feed, binance_tiers_file=path))
+        with pytest.raises(ConfigError, match="binance_tiers_file"):
+            FeedEngine(config, ("binance:BTCUSDT",), MarketStore())
