@@ -3,14 +3,24 @@ arrays their REST history functions return.
 
 The hot paths (one websocket frame at a time) live in each exchange's module and use only the constants here;
 everything else in this module runs on slow paths: a skipped or bad frame, a REST body, an instrument table.
+
+Each parser reads a websocket frame in two ways. Its fast path decodes the commonest kinds (trades, marks, open
+interest, most liquidations) with msgspec straight into typed fields, numbers already converted, and appends rows
+only when the whole frame is of a symbol already accepted and every value passes the range checks; it classifies
+nothing itself. Any other frame, or any doubt, goes to the general path (orjson, field by field), which classifies
+every frame (DATA, SKIPPED, BAD, ...) and gives the reasons.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Final, TypeVar
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Final, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 import orjson
@@ -37,6 +47,11 @@ PARSE_ERRORS: Final = (
 )
 """What reading a frame of the wrong shape raises; each is caught and makes the frame BAD, never a crash."""
 
+FAST_DECODE_ERRORS: Final = (msgspec.MsgspecError, ValueError, TypeError, RecursionError)
+"""What a fast path's msgspec decode raises for a frame it cannot read: malformed or truncated JSON and fields
+of the wrong type (`msgspec.DecodeError`, `ValidationError`), a `str` holding lone surrogates
+(`UnicodeEncodeError`), deep nesting (`RecursionError`). Each sends the frame to the general path."""
+
 number: Final = orjson.loads
 """Reads one decimal string the exchange sent (`"83434.40"`) as a number, for the hot paths.
 
@@ -53,6 +68,22 @@ INF: Final = math.inf
 MAX_TS_MS: Final = 100_000_000_000_000
 """Timestamps are epoch milliseconds below this (year 5138): it rejects nanoseconds and absurd numbers, which
 would overflow the int64 rings."""
+
+# The fast paths' typed fields check their ranges in the decoder: a value out of range raises ValidationError,
+# and the frame goes to the general path, whose checks are the same. NaN fails every bound.
+
+PositiveFinite = Annotated[float, msgspec.Meta(gt=0.0, le=sys.float_info.max)]
+"""A price or quantity: `0.0 < x < INF`, as the general path checks it."""
+
+NonNegativeFinite = Annotated[float, msgspec.Meta(ge=0.0, le=sys.float_info.max)]
+"""An open interest, or a mark that may be 0 (no mark yet): `0.0 <= x < INF`."""
+
+FundingRate = Annotated[float, msgspec.Meta(gt=-1.0, lt=1.0)]
+"""A funding rate: `-1.0 < rate < 1.0`."""
+
+EpochMs = Annotated[int, msgspec.Meta(gt=0, lt=MAX_TS_MS)]
+"""A time sent as a decimal string (OKX): `0 < ts_ms < MAX_TS_MS`. Times sent as JSON numbers are decoded as
+they are instead, so that the fast path can take only a JSON int, as the general path does."""
 
 LONG: Final = int(Side.LONG)
 """`Side.LONG` as the plain int a liquidation row carries."""
@@ -83,19 +114,46 @@ def clip(text: object) -> str:
     return str(text)[:_REASON_LIMIT]
 
 
+@dataclass(frozen=True, slots=True)
+class NamingRule:
+    """How an exchange names the contracts liqtui keeps, for symbols its instrument table does not list (or
+    before there is a table), and how a refusal says so."""
+
+    looks_linear: Callable[[str], bool]
+    """True for a name of a linear perpetual (`BTCUSDT` on Bybit, `BTC-USDT-SWAP` on OKX)."""
+    symbol_word: str
+    """What the exchange calls a symbol (`symbol`, `instId`), for the error of one that is not a string."""
+    kept: str
+    """What liqtui keeps, as a refusal says it: `a linear perpetual`, `a linear swap`."""
+    others: str
+    """What the naming rule refuses, as a refusal says it: `an inverse or dated contract`."""
+
+
 class ParserBase:
     """State and slow-path helpers common to the exchange parsers (the `Parser` protocol's attributes)."""
 
     exchange: Exchange
     """The exchange whose frames this parser reads."""
 
-    def __init__(self, *, max_frame_bytes: int = MAX_FRAME_BYTES, max_rest_bytes: int = MAX_REST_BYTES) -> None:
+    naming: ClassVar[NamingRule]
+    """The exchange's naming rule, for `_accepts_linear` (Bybit and OKX; Binance classifies its own way)."""
+
+    def __init__(
+        self, *, max_frame_bytes: int = MAX_FRAME_BYTES, max_rest_bytes: int = MAX_REST_BYTES, fast: bool = True
+    ) -> None:
         self.reason = ""
         """Why the last SKIPPED, UNRESOLVED or BAD frame was classified so (set only on those paths)."""
         self.max_frame_bytes = max_frame_bytes
         """Websocket frames longer than this (bytes, or characters for text) are BAD without being decoded."""
         self.max_rest_bytes = max_rest_bytes
         """REST bodies longer than this are BAD without being decoded."""
+        self.fast = fast
+        """Whether `parse` tries the typed fast path first; False sends every frame through the general path
+        (the same rows and kinds, slower: for tests and measurements)."""
+        self._kinds: dict[str, ContractKind] | None = None
+        """Symbol → kind from the exchange's instrument table, once one is set."""
+        self._linear: set[str] = set()
+        """Symbols already known to be linear perpetuals: the hot paths' one set lookup."""
 
     def _bad(self, reason: str) -> FrameKind:
         self.reason = reason
@@ -121,6 +179,28 @@ class ParserBase:
         """BAD for a row whose values are out of range or of the wrong type (NaN, zero price, string time)."""
         self.reason = clip(f"{what} for {symbol!r} has an out-of-range or mistyped value")
         return FrameKind.BAD
+
+    def _accepts_linear(self, symbol: str) -> bool:
+        """True for a linear perpetual, by the instrument table or else the exchange's naming rule; else False
+        with the reason set. Caches accepted symbols. TypeError for a symbol that is not a non-empty string."""
+        rule = self.naming
+        if type(symbol) is not str or not symbol:
+            raise TypeError(f"{rule.symbol_word} {symbol!r} is not a non-empty string")
+        kind = self._kinds.get(symbol) if self._kinds is not None else None
+        if kind is None:
+            # No table, or a listing newer than the table: go by the exchange's naming.
+            linear = rule.looks_linear(symbol)
+            what = rule.others
+        else:
+            linear = kind is ContractKind.LINEAR_PERPETUAL
+            what = kind.value
+        if not linear:
+            self.reason = clip(f"{symbol} is not {rule.kept} ({what})")
+            return False
+        if len(self._linear) >= SYMBOL_CACHE_LIMIT:
+            self._linear.clear()
+        self._linear.add(symbol)
+        return True
 
 
 def combine(appended: bool, skipped_reason: str | None) -> FrameKind:
