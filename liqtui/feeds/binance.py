@@ -17,19 +17,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import numpy.typing as npt
 import orjson
+from msgspec import UNSET, UnsetType, field
 
 from liqtui.errors import FeedError
 from liqtui.feeds.base import FrameKind
 from liqtui.feeds.common import (
+    FAST_DECODE_ERRORS,
     INF,
     LONG,
     MAX_TS_MS,
     PARSE_ERRORS,
     SHORT,
     SYMBOL_CACHE_LIMIT,
+    FundingRate,
     ParserBase,
+    PositiveFinite,
     clip,
     error_notice,
     find_handler,
@@ -65,15 +70,76 @@ def _is_error_body(doc: Any) -> bool:
     return type(doc) is dict and "code" in doc and "msg" in doc
 
 
+# ------------------------------------------------------------------------------------- fast path types
+
+
+class _AggTrade(msgspec.Struct, tag_field="e", tag="aggTrade", gc=False):
+    """The fields the fast path reads of an `aggTrade` payload (`{"e":"aggTrade","s":"BTCUSDT","p":"83434.40",
+    "q":"0.016","T":1791391081874,"m":true,...}`)."""
+
+    symbol: str = field(name="s")
+    px: PositiveFinite = field(name="p")
+    """A decimal string, converted and range-checked by msgspec."""
+    qty_base: PositiveFinite = field(name="q")
+    ts_ms: Any = field(name="T")
+    """A JSON number on the wire, decoded as it is: the fast path takes only an int."""
+    buyer_maker: Any = field(name="m")
+    """Decoded as it is: the fast path takes only a JSON boolean (strict=False would read "true" as one)."""
+
+
+class _MarkPrice(msgspec.Struct, tag_field="e", tag="markPriceUpdate", gc=False):
+    """The fields the fast path reads of a `markPriceUpdate` payload (`{"e":"markPriceUpdate",
+    "E":1790526539000,"s":"BTCUSDT","p":"84551.10762319","r":"0.00000801",...}`)."""
+
+    symbol: str = field(name="s")
+    px: PositiveFinite = field(name="p")
+    """A decimal string; a zero mark (a contract not trading yet) is refused here and skipped by the general path."""
+    ts_ms: Any = field(name="E")
+    """The event time, a JSON number, decoded as it is: the fast path takes only an int."""
+    funding_rate: FundingRate | UnsetType = field(name="r", default=UNSET)
+
+
+class _Order(msgspec.Struct, gc=False):
+    """The fields the fast path reads of a `forceOrder` payload's order `o` (`{"s":"BTCUSDT","S":"SELL",
+    "q":"0.190","p":"82338.30","ap":"82651.90","z":"0.190","T":1791565602120,"st":1,...}`)."""
+
+    symbol: str = field(name="s")
+    side: str = field(name="S")
+    ts_ms: Any = field(name="T")
+    """A JSON number on the wire, decoded as it is: the fast path takes only an int."""
+    avg_px: float | UnsetType = field(name="ap", default=UNSET)
+    """The average fill; when absent or 0, the order's price `p` is the price."""
+    px: float | UnsetType = field(name="p", default=UNSET)
+    filled_qty: float | UnsetType = field(name="z", default=UNSET)
+    """The filled quantity; when absent or 0, the order's quantity `q` is the quantity."""
+    qty: float | UnsetType = field(name="q", default=UNSET)
+    symbol_type: Any = field(name="st", default=UNSET)
+
+
+class _ForceOrder(msgspec.Struct, tag_field="e", tag="forceOrder", gc=False):
+    """The fields the fast path reads of a `forceOrder` payload: the order, and `st` when it stands beside it."""
+
+    order: _Order = field(name="o")
+    symbol_type: Any = field(name="st", default=UNSET)
+
+
+class _Combined(msgspec.Struct, gc=False):
+    """A combined-stream frame (`{"stream":"btcusdt@aggTrade","data":{...}}`, the only kind liqtui connects to):
+    the payload's `e` picks its type in the same pass. Raw `/ws` payloads and arrays take the general path."""
+
+    data: _AggTrade | _MarkPrice | _ForceOrder
+
+
+_decode_combined = msgspec.json.Decoder(_Combined, strict=False).decode
+"""`strict=False` converts the decimal strings to floats in the decoder."""
+
+
 class BinanceParser(ParserBase):
     """Binance USD-M websocket frames and REST bodies to normalized events."""
 
-    def __init__(self, *, max_frame_bytes: int = 1 << 20, max_rest_bytes: int = 64 << 20) -> None:
-        super().__init__(max_frame_bytes=max_frame_bytes, max_rest_bytes=max_rest_bytes)
+    def __init__(self, *, max_frame_bytes: int = 1 << 20, max_rest_bytes: int = 64 << 20, fast: bool = True) -> None:
+        super().__init__(max_frame_bytes=max_frame_bytes, max_rest_bytes=max_rest_bytes, fast=fast)
         self.exchange = _EXCHANGE
-        self._kinds: dict[str, ContractKind] | None = None
-        self._linear: set[str] = set()
-        """Symbols already known to be USD-M perpetuals: the hot path's one set lookup."""
 
     # -------------------------------------------------------------------------------------------- websocket
 
@@ -90,6 +156,8 @@ class BinanceParser(ParserBase):
         """
         if len(frame) > self.max_frame_bytes:
             return self._oversized(len(frame), self.max_frame_bytes)
+        if self.fast and self._parse_fast(frame, batch):
+            return _DATA
         try:
             msg = _loads(frame)
             try:
@@ -122,6 +190,73 @@ class BinanceParser(ParserBase):
             return self._skipped(clip(f"event {event!r} is not one liqtui reads"))
         except PARSE_ERRORS as exc:
             return self._failed(exc)
+
+    def _parse_fast(self, frame: str | bytes, batch: EventBatch) -> bool:
+        """The typed fast path: combined-stream trades, marks and liquidations of symbols already accepted. True
+        when the frame's events were appended (the frame is DATA); False, with nothing appended, on any doubt: the
+        general path then reads the frame again and classifies it."""
+        try:
+            data = _decode_combined(frame).data
+        except FAST_DECODE_ERRORS:
+            return False
+        # `type(...) is` rather than isinstance: msgspec's Struct metaclass makes isinstance several times slower.
+        # Prices, quantities and the funding rate were range-checked by the decoder; times and the maker flag are
+        # checked here, as they must be JSON numbers and booleans.
+        if type(data) is _AggTrade:
+            symbol = data.symbol
+            ts_ms = data.ts_ms
+            buyer_maker = data.buyer_maker
+            if (
+                symbol in self._linear
+                and type(ts_ms) is int
+                and 0 < ts_ms < MAX_TS_MS
+                and (buyer_maker is True or buyer_maker is False)
+            ):
+                batch.trades[symbol].append((ts_ms, data.px, data.qty_base, buyer_maker is False))
+                return True
+            return False
+        if type(data) is _MarkPrice:
+            symbol = data.symbol
+            ts_ms = data.ts_ms
+            if not (symbol in self._linear and type(ts_ms) is int and 0 < ts_ms < MAX_TS_MS):
+                return False
+            batch.marks[symbol].append((ts_ms, data.px))
+            funding = data.funding_rate
+            if funding is not UNSET:
+                batch.funding_rate[symbol] = funding + 0.0
+            return True
+        if type(data) is _ForceOrder:
+            return self._force_order_fast(data, batch)
+        return False
+
+    def _force_order_fast(self, data: _ForceOrder, batch: EventBatch) -> bool:
+        """A liquidation of an accepted USD-M symbol whose fields all pass the general path's checks, appended;
+        else False with nothing appended."""
+        order = data.order
+        symbol = order.symbol
+        symbol_type = order.symbol_type if order.symbol_type is not UNSET else data.symbol_type
+        if symbol_type == 2 or symbol not in self._linear:
+            return False
+        order_side = order.side
+        if order_side == "SELL":
+            side = LONG
+        elif order_side == "BUY":
+            side = SHORT
+        else:
+            return False
+        px = order.avg_px
+        if px is UNSET or px == 0.0:
+            px = order.px
+        qty_base = order.filled_qty
+        if qty_base is UNSET or qty_base == 0.0:
+            qty_base = order.qty
+        ts_ms = order.ts_ms
+        if px is UNSET or qty_base is UNSET:
+            return False
+        if not (type(ts_ms) is int and 0 < ts_ms < MAX_TS_MS and 0.0 < px < INF and 0.0 < qty_base < INF):
+            return False
+        batch.liquidations[symbol].append((ts_ms, px, qty_base, side))
+        return True
 
     def _other(self, data: Any, batch: EventBatch) -> FrameKind:
         """A frame without an event type: an array of payloads, or a control reply."""
