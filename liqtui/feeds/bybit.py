@@ -20,19 +20,26 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import numpy.typing as npt
 import orjson
+from msgspec import UNSET, UnsetType, field
 
 from liqtui.errors import FeedError
 from liqtui.feeds.base import FrameKind
 from liqtui.feeds.common import (
+    FAST_DECODE_ERRORS,
     INF,
     LONG,
     MAX_TS_MS,
     PARSE_ERRORS,
     SHORT,
     SYMBOL_CACHE_LIMIT,
+    FundingRate,
+    NamingRule,
+    NonNegativeFinite,
     ParserBase,
+    PositiveFinite,
     clip,
     error_notice,
     find_handler,
@@ -72,6 +79,58 @@ def looks_linear_perpetual(symbol: str) -> bool:
     return "-" not in symbol and symbol.endswith(("USDT", "USDC", "PERP"))
 
 
+_NAMING = NamingRule(
+    looks_linear=looks_linear_perpetual,
+    symbol_word="symbol",
+    kept="a linear perpetual",
+    others="an inverse or dated contract",
+)
+
+
+# ------------------------------------------------------------------------------------- fast path types
+
+
+class _Row(msgspec.Struct, gc=False):
+    """The fields the fast path reads of one element of a `publicTrade` frame's `data` (a trade) or of an
+    `allLiquidation` frame's (a liquidation): both are `{"T":1786310819680,"S":"Sell","v":"0.004",
+    "p":"65114.20",...}`."""
+
+    ts_ms: Any = field(name="T")
+    """A JSON number on the wire, decoded as it is: the fast path takes only an int."""
+    px: PositiveFinite = field(name="p")
+    """A decimal string, converted and range-checked by msgspec."""
+    qty_base: PositiveFinite = field(name="v")
+    side: str = field(name="S")
+    """The taker's side of a trade, the position's side of a liquidation: `Buy` or `Sell`."""
+
+
+class _TickerFields(msgspec.Struct, gc=False):
+    """The fields liqtui reads of a `tickers` frame's `data` (snapshot or delta); every other field is skipped.
+    A field the message does not carry stays UNSET, as a delta leaves it unchanged."""
+
+    mark_px: NonNegativeFinite | UnsetType = field(name="markPrice", default=UNSET)
+    """0 for a contract not trading yet: no mark."""
+    single_oi: NonNegativeFinite | UnsetType = field(name="singleOpenInterest", default=UNSET)
+    frame_oi: NonNegativeFinite | UnsetType = field(name="openInterest", default=UNSET)
+    funding_rate: FundingRate | UnsetType = field(name="fundingRate", default=UNSET)
+
+
+class _Frame(msgspec.Struct, gc=False):
+    """A data frame as the fast path reads it, in one pass: `publicTrade` and `allLiquidation` frames carry a
+    list of rows, `tickers` frames an object. The topic says which (the data carries no tag)."""
+
+    topic: str
+    data: list[_Row] | _TickerFields
+    message_type: Any = field(name="type", default=UNSET)
+    """`snapshot` or `delta` (read for tickers only), decoded as it is."""
+    ts_ms: Any = field(name="ts", default=UNSET)
+    """The envelope's time (read for tickers only), decoded as it is: the fast path takes only an int."""
+
+
+_decode_frame = msgspec.json.Decoder(_Frame, strict=False).decode
+"""`strict=False` converts the decimal strings to floats in the decoder."""
+
+
 def rejected_symbols(ret_msg: str) -> list[str]:
     """The symbols a refusal names, in order, from Bybit's wordings (seen live):
 
@@ -96,12 +155,11 @@ def rejected_symbols(ret_msg: str) -> list[str]:
 class BybitParser(ParserBase):
     """Bybit v5 linear websocket frames and REST bodies to normalized events."""
 
-    def __init__(self, *, max_frame_bytes: int = 1 << 20, max_rest_bytes: int = 64 << 20) -> None:
-        super().__init__(max_frame_bytes=max_frame_bytes, max_rest_bytes=max_rest_bytes)
+    naming = _NAMING
+
+    def __init__(self, *, max_frame_bytes: int = 1 << 20, max_rest_bytes: int = 64 << 20, fast: bool = True) -> None:
+        super().__init__(max_frame_bytes=max_frame_bytes, max_rest_bytes=max_rest_bytes, fast=fast)
         self.exchange = _EXCHANGE
-        self._kinds: dict[str, ContractKind] | None = None
-        self._linear: set[str] = set()
-        """Symbols already known to be linear perpetuals: the hot path's one set lookup."""
         self._trade_topics: dict[str, str] = {}
         """`publicTrade.<SYM>` → SYM for accepted symbols: the trade hot path's one lookup."""
         self._ticker_topics: dict[str, str] = {}
@@ -125,6 +183,8 @@ class BybitParser(ParserBase):
         """
         if len(frame) > self.max_frame_bytes:
             return self._oversized(len(frame), self.max_frame_bytes)
+        if self.fast and self._parse_fast(frame, batch):
+            return _DATA
         try:
             msg = _loads(frame)
             try:
@@ -156,12 +216,79 @@ class BybitParser(ParserBase):
         except PARSE_ERRORS as exc:
             return self._failed(exc)
 
+    def _parse_fast(self, frame: str | bytes, batch: EventBatch) -> bool:
+        """The typed fast path: trades, tickers and liquidations of topics already accepted. True when the frame's
+        events were appended (the frame is DATA); False, with nothing appended, on any doubt: the general path
+        then reads the frame again and classifies it."""
+        try:
+            msg = _decode_frame(frame)
+        except FAST_DECODE_ERRORS:
+            return False
+        topic = msg.topic
+        data = msg.data
+        # `type(...) is` rather than isinstance: msgspec's Struct metaclass makes isinstance several times slower.
+        if type(data) is _TickerFields:
+            symbol = self._ticker_topics.get(topic)
+            return symbol is not None and self._ticker_fast(symbol, msg.message_type, msg.ts_ms, data, batch)
+        if type(data) is not list:
+            return False
+        # Prices and quantities were range-checked by the decoder; times are checked here, as they must be JSON ints.
+        symbol = self._trade_topics.get(topic)
+        if symbol is not None:
+            trades = []
+            for row in data:
+                ts_ms = row.ts_ms
+                side = row.side
+                taker_buy = side == "Buy"
+                if not (type(ts_ms) is int and 0 < ts_ms < MAX_TS_MS and (taker_buy or side == "Sell")):
+                    return False
+                trades.append((ts_ms, row.px, row.qty_base, taker_buy))
+            batch.trades[symbol].extend(trades)
+            return True
+        if not topic.startswith("allLiquidation."):
+            return False
+        symbol = topic[15:]
+        if symbol not in self._linear:
+            return False
+        liquidations = []
+        for row in data:
+            ts_ms = row.ts_ms
+            position = row.side
+            if position == "Buy":
+                side_int = LONG
+            elif position == "Sell":
+                side_int = SHORT
+            else:
+                return False
+            if not (type(ts_ms) is int and 0 < ts_ms < MAX_TS_MS):
+                return False
+            liquidations.append((ts_ms, row.px, row.qty_base, side_int))
+        batch.liquidations[symbol].extend(liquidations)
+        return True
+
+    def _ticker_fast(self, symbol: str, message_type: Any, ts_ms: Any, data: _TickerFields, batch: EventBatch) -> bool:
+        """A ticker of an accepted symbol, merged and appended (its fields were range-checked by the decoder), when
+        its type and time pass the general path's checks; else False with nothing changed."""
+        snapshot = message_type == "snapshot"
+        if not ((snapshot or message_type == "delta") and type(ts_ms) is int and 0 < ts_ms < MAX_TS_MS):
+            return False
+        mark_px = data.mark_px
+        px = 0.0 if mark_px is UNSET else mark_px
+        single = data.single_oi
+        single_oi = None if single is UNSET else single
+        both = data.frame_oi
+        frame_oi = None if both is UNSET else both
+        funding = data.funding_rate
+        rate = None if funding is UNSET else funding
+        self._merge_ticker(symbol, ts_ms, batch, snapshot=snapshot, px=px, oi=(single_oi, frame_oi), rate=rate)
+        return True
+
     def _trade_topic(self, topic: str) -> str | None:
         """The symbol of a trade topic seen for the first time, if liqtui keeps it (it is remembered then)."""
         if type(topic) is not str or not topic.startswith("publicTrade."):
             return None
         symbol = topic[12:]
-        if not self._accepts(symbol):
+        if not self._accepts_linear(symbol):
             return None
         if len(self._trade_topics) >= SYMBOL_CACHE_LIMIT:
             self._trade_topics.clear()
@@ -174,7 +301,7 @@ class BybitParser(ParserBase):
             return _SKIPPED  # `_trade_topic` refused the symbol and set the reason
         if topic.startswith("tickers."):
             symbol = topic[8:]
-            if not self._accepts(symbol):
+            if not self._accepts_linear(symbol):
                 return _SKIPPED
             if len(self._ticker_topics) >= SYMBOL_CACHE_LIMIT:
                 self._ticker_topics.clear()
@@ -223,6 +350,26 @@ class BybitParser(ParserBase):
             and (rate is None or -1.0 < rate < 1.0)
         ):
             return self._invalid("tickers", symbol)
+        self._merge_ticker(symbol, ts_ms, batch, snapshot=snapshot, px=px, oi=(single_oi, frame_oi), rate=rate)
+        return _DATA
+
+    def _merge_ticker(
+        self,
+        symbol: str,
+        ts_ms: int,
+        batch: EventBatch,
+        *,
+        snapshot: bool,
+        px: float,
+        oi: tuple[float | None, float | None],
+        rate: float | None,
+    ) -> None:
+        """Merge one checked ticker message into the state and append what it carries (both paths' last step).
+
+        `oi` is (`singleOpenInterest`, `openInterest`); `px` is 0.0 and the others None for fields the message
+        does not carry.
+        """
+        single_oi, frame_oi = oi
         if snapshot or single_oi is not None:
             # A snapshot replaces the state (None when it has no single field); a delta changes what it carries.
             if len(self._single_oi) >= SYMBOL_CACHE_LIMIT:
@@ -238,7 +385,6 @@ class BybitParser(ParserBase):
                 batch.open_interest[symbol].append((ts_ms, oi_base))
         if rate is not None:
             batch.funding_rate[symbol] = rate + 0.0
-        return _DATA
 
     def _all_liquidation(self, symbol: str, data: list[Any], batch: EventBatch) -> FrameKind:
         """Liquidations of one symbol, batched every 500 ms (live 2026-10-09)::
@@ -250,7 +396,7 @@ class BybitParser(ParserBase):
         are two LONG liquidations (`S` is the position side): 0.006 BTC at the bankruptcy price 82,396.90, and
         0.038 BTC at 82,394.30.
         """
-        if symbol not in self._linear and not self._accepts(symbol):
+        if symbol not in self._linear and not self._accepts_linear(symbol):
             return FrameKind.SKIPPED
         rows = batch.liquidations[symbol]
         for item in data:
@@ -278,7 +424,7 @@ class BybitParser(ParserBase):
         `side` is the position side too: a LONG of 1637 GALA liquidated at 0.03803.
         """
         symbol = data["symbol"]
-        if symbol not in self._linear and not self._accepts(symbol):
+        if symbol not in self._linear and not self._accepts_linear(symbol):
             return FrameKind.SKIPPED
         position = data["side"]
         if position == "Buy":
@@ -322,26 +468,6 @@ class BybitParser(ParserBase):
         if success is True:
             return FrameKind.ACK
         return self._bad(clip(f"an object with neither a topic nor a reply: keys {sorted(map(str, msg))}"))
-
-    def _accepts(self, symbol: str) -> bool:
-        """True for a linear perpetual; else False with the reason set. Caches accepted symbols."""
-        if type(symbol) is not str or not symbol:
-            raise TypeError(f"symbol {symbol!r} is not a non-empty string")
-        kind = self._kinds.get(symbol) if self._kinds is not None else None
-        if kind is None:
-            # No table, or a listing newer than the table: go by Bybit's naming.
-            linear = looks_linear_perpetual(symbol)
-            what = "an inverse or dated contract"
-        else:
-            linear = kind is ContractKind.LINEAR_PERPETUAL
-            what = kind.value
-        if not linear:
-            self.reason = clip(f"{symbol} is not a linear perpetual ({what})")
-            return False
-        if len(self._linear) >= SYMBOL_CACHE_LIMIT:
-            self._linear.clear()
-        self._linear.add(symbol)
-        return True
 
     def set_instruments(self, instruments: list[Instrument]) -> None:
         """Learn the exchange's instrument table: symbols it lists are classified by their kind from now on."""
@@ -411,7 +537,7 @@ class BybitParser(ParserBase):
         skip_reason = ""
         for row in doc["result"]["list"]:
             symbol = row["symbol"]
-            if symbol not in self._linear and not self._accepts(symbol):
+            if symbol not in self._linear and not self._accepts_linear(symbol):
                 skip_reason = self.reason
                 continue
             mark = row.get("markPrice")
@@ -434,7 +560,7 @@ class BybitParser(ParserBase):
     def _rest_open_interest(self, url: str, doc: Any, batch: EventBatch) -> FrameKind:
         result = doc["result"]
         symbol = result["symbol"]
-        if symbol not in self._linear and not self._accepts(symbol):
+        if symbol not in self._linear and not self._accepts_linear(symbol):
             return FrameKind.SKIPPED
         batch.open_interest[symbol].extend(_open_interest_history(doc).tolist())
         return FrameKind.DATA
