@@ -21,19 +21,25 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import msgspec
 import numpy.typing as npt
 import orjson
+from msgspec import field
 
 from liqtui.errors import FeedError
 from liqtui.feeds.base import FrameKind
 from liqtui.feeds.common import (
+    FAST_DECODE_ERRORS,
     INF,
     LONG,
     MAX_TS_MS,
     PARSE_ERRORS,
     SHORT,
-    SYMBOL_CACHE_LIMIT,
+    EpochMs,
+    NamingRule,
+    NonNegativeFinite,
     ParserBase,
+    PositiveFinite,
     clip,
     error_notice,
     find_handler,
@@ -76,6 +82,51 @@ def looks_linear_swap(inst_id: str) -> bool:
     return inst_id.endswith(_LINEAR_SWAP_SUFFIXES)
 
 
+_NAMING = NamingRule(
+    looks_linear=looks_linear_swap,
+    symbol_word="instId",
+    kept="a linear swap",
+    others="a future, an inverse swap or spot",
+)
+
+
+# ------------------------------------------------------------------------------------- fast path types
+
+
+class _Arg(msgspec.Struct, gc=False):
+    """A data frame's subscription, `{"channel":"trades","instId":"BTC-USDT-SWAP"}` (`liquidation-orders` has
+    `instType` instead of an instId: "" here)."""
+
+    channel: str
+    inst_id: str = field(name="instId", default="")
+
+
+class _Row(msgspec.Struct, gc=False):
+    """The fields the fast path reads of one element of a `trades`, `mark-price` or `open-interest` frame's
+    `data` (`{"instId":"BTC-USDT-SWAP","px":"48938.5","sz":"5","side":"buy","ts":"1640131236050",...}`, `markPx`,
+    `oiCcy`), in one type so that one pass reads any of the three. Each channel's rows carry their own fields,
+    converted and range-checked by msgspec; a field a row lacks keeps a default that the fast path refuses
+    (0, NaN, "")."""
+
+    ts_ms: EpochMs = field(name="ts", default=0)
+    px: PositiveFinite = field(name="px", default=_NAN)
+    contracts: PositiveFinite = field(name="sz", default=_NAN)
+    side: str = field(name="side", default="")
+    mark_px: PositiveFinite = field(name="markPx", default=_NAN)
+    oi_base: NonNegativeFinite = field(name="oiCcy", default=_NAN)
+
+
+class _Frame(msgspec.Struct, gc=False):
+    """A data frame as the fast path reads it: `{"arg":{...},"data":[...]}`."""
+
+    arg: _Arg
+    data: list[_Row]
+
+
+_decode_frame = msgspec.json.Decoder(_Frame, strict=False).decode
+"""`strict=False` converts the decimal strings (prices, sizes, times) to numbers in the decoder."""
+
+
 def rejected_inst_id(msg: str) -> str | None:
     """The instId an error names: `Wrong URL or channel:trades,instId:NOPE-USDT-SWAP doesn't exist. ...`."""
     start = msg.find("instId:")
@@ -93,14 +144,15 @@ def rejected_inst_id(msg: str) -> str | None:
 class OkxParser(ParserBase):
     """OKX v5 public websocket frames and REST bodies to normalized events."""
 
-    def __init__(self, *, max_frame_bytes: int = 1 << 20, max_rest_bytes: int = 64 << 20) -> None:
-        super().__init__(max_frame_bytes=max_frame_bytes, max_rest_bytes=max_rest_bytes)
+    naming = _NAMING
+
+    def __init__(self, *, max_frame_bytes: int = 1 << 20, max_rest_bytes: int = 64 << 20, fast: bool = True) -> None:
+        super().__init__(max_frame_bytes=max_frame_bytes, max_rest_bytes=max_rest_bytes, fast=fast)
         self.exchange = _EXCHANGE
-        self._kinds: dict[str, ContractKind] | None = None
         self._sizes: dict[str, float] = dict(SEED_CONTRACT_SIZES)
-        """Base units per contract of each linear swap whose size is known: the hot path's one dict lookup."""
-        self._linear: set[str] = set()
-        """instIds already known to be linear swaps (for mark price and open interest, which need no size)."""
+        """Base units per contract of each linear swap whose size is known: the hot path's one dict lookup.
+        (`_linear` holds the instIds known to be linear swaps, for mark price and open interest, which need
+        no size.)"""
 
     @property
     def contract_sizes(self) -> dict[str, float]:
@@ -127,6 +179,8 @@ class OkxParser(ParserBase):
         """
         if len(frame) > self.max_frame_bytes:
             return self._oversized(len(frame), self.max_frame_bytes)
+        if self.fast and self._parse_fast(frame, batch):
+            return _DATA
         try:
             msg = _loads(frame)
         except PARSE_ERRORS as exc:
@@ -152,13 +206,16 @@ class OkxParser(ParserBase):
                     qty_base = _number(trade["sz"]) * contract_base
                     side = trade["side"]
                     taker_buy = side == "buy"
-                    if not (px > 0.0 and qty_base > 0.0 and 0 < ts_ms < MAX_TS_MS and (taker_buy or side == "sell")):
+                    # The product may overflow: a size of "1e308" contracts is no trade.
+                    if not (
+                        px > 0.0 and 0.0 < qty_base < INF and 0 < ts_ms < MAX_TS_MS and (taker_buy or side == "sell")
+                    ):
                         return self._invalid("trades", inst_id)
                     rows.append((ts_ms, px, qty_base, taker_buy))
                 return _DATA
             if channel == "mark-price":
                 inst_id = arg["instId"]
-                if inst_id not in self._linear and not self._accepts(inst_id):
+                if inst_id not in self._linear and not self._accepts_linear(inst_id):
                     return _SKIPPED
                 marks = batch.marks[inst_id]
                 for item in data:
@@ -171,6 +228,58 @@ class OkxParser(ParserBase):
             return self._channel(channel, arg, data, batch)
         except PARSE_ERRORS as exc:
             return self._failed(exc)
+
+    def _parse_fast(self, frame: str | bytes, batch: EventBatch) -> bool:
+        """The typed fast path: trades of swaps of known contract size, marks and open interest of instIds
+        already accepted. True when the frame's events were appended (the frame is DATA); False, with nothing
+        appended, on any doubt: the general path then reads the frame again and classifies it."""
+        try:
+            msg = _decode_frame(frame)
+        except FAST_DECODE_ERRORS:
+            return False
+        channel = msg.arg.channel
+        inst_id = msg.arg.inst_id
+        if channel == "trades":
+            contract_base = self._sizes.get(inst_id)
+            if contract_base is None:
+                return False
+            trades = []
+            for row in msg.data:
+                ts_ms = row.ts_ms
+                px = row.px
+                # The product of two positive finite numbers may still round to 0 or overflow.
+                qty_base = row.contracts * contract_base
+                side = row.side
+                taker_buy = side == "buy"
+                # Each test also refuses its field's default: a time of 0, a NaN (False in every comparison), "".
+                if not (ts_ms and px > 0.0 and 0.0 < qty_base < INF and (taker_buy or side == "sell")):
+                    return False
+                trades.append((ts_ms, px, qty_base, taker_buy))
+            batch.trades[inst_id].extend(trades)
+            return True
+        if inst_id not in self._linear:
+            return False
+        if channel == "mark-price":
+            marks = []
+            for row in msg.data:
+                ts_ms = row.ts_ms
+                px = row.mark_px
+                if not (ts_ms and px > 0.0):
+                    return False
+                marks.append((ts_ms, px))
+            batch.marks[inst_id].extend(marks)
+            return True
+        if channel == "open-interest":
+            open_interest = []
+            for row in msg.data:
+                ts_ms = row.ts_ms
+                oi_base = row.oi_base
+                if not (ts_ms and oi_base >= 0.0):
+                    return False
+                open_interest.append((ts_ms, oi_base))
+            batch.open_interest[inst_id].extend(open_interest)
+            return True
+        return False
 
     def _channel(self, channel: object, arg: dict[str, Any], data: list[Any], batch: EventBatch) -> FrameKind:
         """Every channel but trades and mark price."""
@@ -246,7 +355,7 @@ class OkxParser(ParserBase):
 
         `oi` is contracts, `oiCcy` base units (single-sided): the row is (1640131258756, 644195.0).
         """
-        if inst_id not in self._linear and not self._accepts(inst_id):
+        if inst_id not in self._linear and not self._accepts_linear(inst_id):
             return FrameKind.SKIPPED
         rows = batch.open_interest[inst_id]
         for item in data:
@@ -292,29 +401,9 @@ class OkxParser(ParserBase):
 
     def _no_size(self, inst_id: str, channel: str) -> FrameKind:
         """SKIPPED for an instrument liqtui does not map, UNRESOLVED for a linear swap of unknown size."""
-        if not self._accepts(inst_id):
+        if not self._accepts_linear(inst_id):
             return FrameKind.SKIPPED
         return self._unresolved(clip(f"{channel}: the contract size of {inst_id} is not known yet"))
-
-    def _accepts(self, inst_id: str) -> bool:
-        """True for a linear swap; else False with the reason set. Caches accepted instIds."""
-        if type(inst_id) is not str or not inst_id:
-            raise TypeError(f"instId {inst_id!r} is not a non-empty string")
-        kind = self._kinds.get(inst_id) if self._kinds is not None else None
-        if kind is None:
-            # No table, or a listing newer than the table: go by OKX's naming.
-            linear = looks_linear_swap(inst_id)
-            what = "a future, an inverse swap or spot"
-        else:
-            linear = kind is ContractKind.LINEAR_PERPETUAL
-            what = kind.value
-        if not linear:
-            self.reason = clip(f"{inst_id} is not a linear swap ({what})")
-            return False
-        if len(self._linear) >= SYMBOL_CACHE_LIMIT:
-            self._linear.clear()
-        self._linear.add(inst_id)
-        return True
 
     def set_instruments(self, instruments: list[Instrument]) -> None:
         """Learn the exchange's instrument table: it replaces the seed contract sizes, and its kinds classify
@@ -371,7 +460,7 @@ class OkxParser(ParserBase):
         skip_reason = ""
         for row in data:
             inst_id = row["instId"]
-            if inst_id not in self._linear and not self._accepts(inst_id):
+            if inst_id not in self._linear and not self._accepts_linear(inst_id):
                 skip_reason = self.reason
                 continue
             ts_ms = int(row["ts"])
@@ -398,7 +487,7 @@ class OkxParser(ParserBase):
         inst_id = query_param(url, "instId")
         if inst_id is None:
             return self._bad("open-interest-history URL has no instId, so its rows name no instrument")
-        if inst_id not in self._linear and not self._accepts(inst_id):
+        if inst_id not in self._linear and not self._accepts_linear(inst_id):
             return FrameKind.SKIPPED
         batch.open_interest[inst_id].extend(_open_interest_history(data).tolist())
         return FrameKind.DATA
