@@ -62,6 +62,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from liqtui.config import default_config
+from liqtui.ui.state import Selection
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 COLUMNS, LINES = 200, 60
@@ -359,6 +362,16 @@ def cpu_seconds(pid: int) -> float:
     return total / CLOCK_TICKS
 
 
+def main_thread_cpu_seconds(pid: int) -> float:
+    """User + system CPU of the main thread of `pid` alone (the app's loop; `--demo` runs its simulator in
+    another thread)."""
+    try:
+        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 def rss_mib(pid: int) -> float:
     try:
         return int(_proc_stat(pid)[21]) * PAGE_BYTES / 2**20
@@ -556,6 +569,8 @@ class Steady:
     sim_cpu_pct: float | None = None
     msgs_per_s: float | None = None
     rss_mib: float | None = None
+    main_thread_cpu_pct: float | None = None
+    """The app's main thread alone: its event loop (feeds, estimator, Textual), without the other threads."""
     liquidations_per_s: float | None = None
     """Liquidations per second in the simulated market (all instruments), when it runs as its own process."""
     liquidated_usd_per_s: float | None = None
@@ -577,6 +592,7 @@ class Window:
         self.sim_cpu0 = cpu_seconds(sim.pid) if sim else 0.0
         self.market0 = sim.stats() if sim else (0, 0, 0.0)
         self.t0, self.bytes0, self.cpu0 = term.counters()
+        self.main0 = main_thread_cpu_seconds(term.pid)
         self.rates: list[float] = []
 
     def sample_rate(self) -> None:
@@ -594,6 +610,7 @@ class Window:
             cpu_pct=100 * (cpu1 - self.cpu0) / wall,
             msgs_per_s=statistics.mean(self.rates),
             rss_mib=rss_mib(self.term.pid),
+            main_thread_cpu_pct=100 * (main_thread_cpu_seconds(self.term.pid) - self.main0) / wall,
         )
         if sim is not None:
             market1 = sim.stats()
@@ -633,15 +650,14 @@ class Switch:
     latency_s: float | None
     bytes_written: int
     """Bytes written from the key to the new map on screen (its repaint, and any data update meanwhile)."""
+    cpu_s: float
+    """The app's CPU from the key to the new map (in clock ticks of 10 ms: meaningful as a mean over many)."""
     missed_screen: list[str] | None = None
     """What the screen showed when the new map did not come within SWITCH_TIMEOUT_S."""
 
 
-def expected_after(selection: object, key: str) -> object:
-    """The selection a key leads to (liqtui.ui.state.Selection: pure, no Textual)."""
-    from liqtui.ui.state import Selection
-
-    assert isinstance(selection, Selection)
+def expected_after(selection: Selection, key: str) -> Selection:
+    """The selection a key leads to, by the app's own pure key logic."""
     if key.isdigit():
         return selection.select(int(key) - 1)
     if key in "[]":
@@ -659,8 +675,6 @@ def press_switches(
     between: Callable[[], None] | None = None,
 ) -> list[Switch]:
     """Press switch keys in turn; each timed from the write to the screen showing the new map."""
-    from liqtui.ui.state import Selection
-
     selection = Selection.start(watchlist, 30.0)
     # Start from the first instrument, whatever an earlier phase left on screen.
     if not status_shows(term.rows(), selection.title):
@@ -675,7 +689,6 @@ def press_switches(
         key = next(keys)
         while (target := expected_after(selection, key)) == selection:
             key = next(keys)
-        assert isinstance(target, Selection)
         rows = term.rows()
         prices = tab_prices(rows)
         before = read_map(rows)
@@ -702,12 +715,14 @@ def press_switches(
 
         watch = term.watch(shows_target)
         bytes_before = term.bytes_read
+        cpu_before = cpu_seconds(term.pid)
         pressed_at = term.press(key)
         arrived = watch.wait(SWITCH_TIMEOUT_S)
+        cpu_s = cpu_seconds(term.pid) - cpu_before
         if arrived is None:
-            results.append(Switch(key, target.title, None, 0, missed_screen=term.rows()))
+            results.append(Switch(key, target.title, None, 0, cpu_s, missed_screen=term.rows()))
         else:
-            results.append(Switch(key, target.title, arrived - pressed_at, watch.bytes_read - bytes_before))
+            results.append(Switch(key, target.title, arrived - pressed_at, watch.bytes_read - bytes_before, cpu_s))
         selection = target
         if between is not None:
             between()
@@ -749,6 +764,8 @@ class Results:
     quit_s: list[float] = field(default_factory=list)
     unknown_sequences: dict[str, int] = field(default_factory=dict)
     load_before: float = math.nan
+    own_cpu_pct: float = math.nan
+    """The benchmark's own CPU (reading the terminals, the emulator) over the run, % of one core."""
 
 
 def app_env(tmp: Path, name: str) -> dict[str, str]:
@@ -768,12 +785,11 @@ def liqtui_argv(*args: str, log_file: Path) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> Results:
-    from liqtui.config import default_config
-
     watchlist = default_config().watchlist
     results = Results()
     rng = random.Random(args.seed)
     results.load_before = os.getloadavg()[0]
+    own_cpu0, wall0 = time.process_time(), time.monotonic()
     compile_env = dict(os.environ)
     compile_env.pop("PYTHONDONTWRITEBYTECODE", None)
     subprocess.run(
@@ -873,6 +889,7 @@ def run(args: argparse.Namespace) -> Results:
             finally:
                 term.close()
             results.unknown_sequences |= term.screen.unknown
+    results.own_cpu_pct = 100 * (time.process_time() - own_cpu0) / (time.monotonic() - wall0)
     return results
 
 
@@ -939,6 +956,8 @@ def report(results: Results, args: argparse.Namespace) -> str:
         "| figure | app alone (`--sim`) | its simulator | app + sim (`--demo`) | naive plotext redraw, 2 Hz | target |",
         "|---|---|---|---|---|---|",
         f"| CPU, % of one core | {_pct(alone)} | {_fmt(sim_cpu, '.1f')} | {_pct(demo)} | {_pct(naive)} | ≤ 8 |",
+        f"| of which the main thread (event loop) | {fig(alone, 'main_thread_cpu_pct', '.1f')} | - "
+        f"| {fig(demo, 'main_thread_cpu_pct', '.1f')} | {fig(naive, 'main_thread_cpu_pct', '.1f')} | |",
         f"| written to the terminal, KB/s | {_kbs(alone)} | - | {_kbs(demo)} | {_kbs(naive)} | ≤ 40 |",
         f"| CPU, naive / this | {_ratio(_of(alone, 'cpu_pct'), naive_cpu)} | - "
         f"| {_ratio(_of(demo, 'cpu_pct'), naive_cpu)} | 1 | |",
@@ -957,6 +976,8 @@ def report(results: Results, args: argparse.Namespace) -> str:
         f"| {latency_words(results.switches_cascade)} | ≤ 100 |",
         f"| bytes written per switch, KB (median) | {_median_bytes(results.switches_calm)} "
         f"| {_median_bytes(results.switches_cascade)} | |",
+        f"| app CPU from key to new map, ms (mean) | {_mean_cpu(results.switches_calm)} "
+        f"| {_mean_cpu(results.switches_cascade)} | |",
         f"| app CPU while switching, % of one core | {_pct(calm)} | {_pct(cascade)} | |",
         f"| written while switching, KB/s | {_kbs(calm)} | {_kbs(cascade)} | |",
         f"| simulator CPU, % of one core | {fig(calm, 'sim_cpu_pct', '.1f')} "
@@ -980,6 +1001,7 @@ def report(results: Results, args: argparse.Namespace) -> str:
             f"- The screen opened (alternate screen) {' / '.join(f'{s:.2f}' for s in screens)} s after the "
             "fork in the cold runs: interpreter, imports, configuration, Textual's start."
         )
+    lines.append(f"- The benchmark itself (pty readers, emulator) used {results.own_cpu_pct:.1f} % of one core.")
     if results.quit_s:
         lines.append(f"- `q` to the process gone: {' / '.join(f'{s:.2f}' for s in results.quit_s)} s.")
     for label, switches in (("calm", results.switches_calm), ("cascades", results.switches_cascade)):
@@ -992,6 +1014,11 @@ def report(results: Results, args: argparse.Namespace) -> str:
     if results.unknown_sequences:
         lines.append(f"- Escape sequences the emulator did not know: {results.unknown_sequences}.")
     return "\n".join(lines)
+
+
+def _mean_cpu(switches: Sequence[Switch]) -> str:
+    times = [s.cpu_s * 1000 for s in switches if s.latency_s is not None]
+    return f"{statistics.mean(times):.0f}" if times else "n/a"
 
 
 def _liquidations(steady: Steady | None) -> str:
