@@ -189,7 +189,8 @@ class LiqtuiApp(App[int]):
         if signature == self._map_signature:
             return
         # A new selection, zoom or size is read at once; new data at most at the map's own pace.
-        data_only = self._map_signature is not None and self._map_signature[:3] == what
+        # The first real picture (after "waiting for data") is not new data either: it is shown at once.
+        data_only = self._map_signature is not None and self._map_signature[:3] == what and liq_map.view is not None
         if data_only and now - self._map_read_at < 1.0 / self.config.ui.map_max_hz:
             return
         self._map_signature = signature
@@ -246,6 +247,11 @@ class LiqtuiApp(App[int]):
         if self._timer is not None:
             self._timer.resume()
             self.refresh_panes()
+
+    def history_arrived(self, instrument: str) -> None:
+        """An instrument's warm start was applied: if it is on screen, show its map now, not at the next tick."""
+        if self.live and instrument in self.selection.keys:
+            self.call_later(self.refresh_panes)
 
     async def action_quit(self) -> None:
         """Stop the feeds, then leave."""

@@ -170,7 +170,7 @@ def run_app_command(args: argparse.Namespace) -> int:
 
 def _run_screen(config: Config, recorder: Recorder | None, state_dir: Path | None, *, mouse: bool) -> int:
     """Build the store, the hub, the feeds and the app, and run the app until it quits."""
-    from liqtui.feeds.engine import FeedEngine
+    from liqtui.feeds.engine import FeedEngine, History
     from liqtui.model.hub import MapHub
     from liqtui.model.store import MarketStore
     from liqtui.ui.app import build_app
@@ -179,13 +179,12 @@ def _run_screen(config: Config, recorder: Recorder | None, state_dir: Path | Non
     hub = MapHub(store, config.estimator, state_dir=state_dir)
     # The warm start is on its way for every watched instrument: live rows wait for it (the hub's rule).
     hub.expect_history(config.watchlist)
-    engine = FeedEngine(
-        config,
-        config.watchlist,
-        store,
-        recorder=recorder,
-        on_history=hub.on_history,
-    )
+
+    def on_history(history: History) -> None:
+        hub.on_history(history)
+        app.history_arrived(history.instrument)  # the engine starts on the app's mount, so `app` exists by now
+
+    engine = FeedEngine(config, config.watchlist, store, recorder=recorder, on_history=on_history)
     utf8 = _utf8_terminal()
     if not utf8:
         _tolerate_narrow_encoding()

@@ -13,6 +13,7 @@ from liqtui.model.store import FeedState
 from liqtui.model.types import Exchange
 from liqtui.ui.app import build_app
 from liqtui.ui.panes.clusters import ClusterList
+from liqtui.ui.panes.liq_map import LiqMap
 from liqtui.ui.panes.status import StatusLine
 from liqtui.ui.panes.tape import LiquidationTape
 from liqtui.ui.panes.watchlist import Watchlist
@@ -271,3 +272,19 @@ def test_fill_store_marks_every_feed_live() -> None:
     fill_store(store, WATCHLIST)
     assert all(store.status(e).state is FeedState.LIVE for e in Exchange)
     assert all(store.get(key) is not None and store.get(key).mark_px for key in WATCHLIST)  # type: ignore[union-attr]
+
+
+async def test_the_first_map_after_waiting_for_data_is_shown_at_once(make_app: AppFactory) -> None:
+    """The map's pacing is for new data on a picture already shown, not for the first picture of a start-up."""
+    app, _, hub = make_app()
+    hub.empty = True
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.refresh_panes()
+        await pilot.pause()
+        liq_map = app.query_one(LiqMap)
+        assert liq_map.view is None
+        hub.empty = False
+        hub.data_version += 1
+        app.refresh_panes()  # within the pacing window of the tick above, with the frozen clock
+        await pilot.pause()
+        assert liq_map.view is not None
