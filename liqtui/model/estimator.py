@@ -98,8 +98,15 @@ class EstimatorTuning:
     """The notional of a typical new position, which picks its maintenance tier."""
     band_points: int = 5
     """Each leverage tier stands for the band of leverages around it, sampled at this many points."""
-    holding_scales: tuple[float, ...] = (1.0 / 16.0, 0.25, 1.0)
-    """With learning on, the holding-time classes' half-lives as fractions of `half_life_hours` (off: 1.0 only)."""
+    band_width: float = 1.0
+    """How much of the way toward its neighbours' midpoints a tier's band reaches (0: the tier alone)."""
+    holding_scales: tuple[float, ...] = (0.5, 1.0, 2.0)
+    """With learning on, the holding-time classes' half-lives as multiples of the market's half-life (off: 1.0)."""
+    turnover_factor: float = 4.0
+    """Mean holding time ≈ this × open interest / taker volume: each position is opened and closed by a taker
+    order, and single-sided open interest counts half of all open positions (noise trading makes it shorter)."""
+    turnover_window_hours: float = 6.0
+    """The taker volume that gauges turnover is averaged with this half-life."""
     span_pct: float = 30.0
     """The internal bins reach at least this far from the mark (beyond it, mass is kept as one total)."""
     recentre_pct: float = 1.0
@@ -168,11 +175,11 @@ def default_tiers_for(instrument_key: str, default_mmr: float) -> tuple[MarginTi
         return (MarginTier(floor=0.0, cap=math.inf, mmr=default_mmr, max_leverage=125.0),)
 
 
-def leverage_bands(leverage: FloatArray, points: int) -> FloatArray:
+def leverage_bands(leverage: FloatArray, points: int, width: float = 1.0) -> FloatArray:
     """Leverages sampling the band each tier stands for, shape (tiers, points).
 
-    A band reaches half way (in log terms) to the neighbouring tiers; the outer bands are as wide on their open
-    side as on the other. One point is the tier itself.
+    A band reaches `width` of the way (in log terms) to the midpoints with the neighbouring tiers; the outer bands
+    are as wide on their open side as on the other. One point is the tier itself.
     """
     order = np.argsort(leverage)
     logs = np.log(np.maximum(leverage[order], 1.0))
@@ -181,6 +188,8 @@ def leverage_bands(leverage: FloatArray, points: int) -> FloatArray:
     mids = (logs[1:] + logs[:-1]) / 2.0
     lower = np.concatenate(([logs[0] - (mids[0] - logs[0])], mids))
     upper = np.concatenate((mids, [logs[-1] + (logs[-1] - mids[-1])]))
+    lower = logs - width * (logs - lower)
+    upper = logs + width * (upper - logs)
     quantile = (np.arange(points) + 0.5) / points
     sorted_bands = np.exp(lower[:, None] + (upper - lower)[:, None] * quantile[None, :])
     bands = np.empty_like(sorted_bands)
@@ -266,9 +275,12 @@ class Estimator:
 
         self._bin_log = bin_log_width(config.bin_bps)
         self._bin_factor = math.exp(self._bin_log)
-        self._bands = leverage_bands(np.asarray(config.leverage, dtype=np.float64), tuning.band_points)
+        self._bands = leverage_bands(
+            np.asarray(config.leverage, dtype=np.float64), tuning.band_points, tuning.band_width
+        )
         scales = tuning.holding_scales if config.learn_leverage else (1.0,)
-        self._half_lives = np.asarray(scales, dtype=np.float64) * config.half_life_hours
+        self._holding_scales = np.asarray(scales, dtype=np.float64)
+        self._half_lives = self._holding_scales * config.half_life_hours
         prior = np.asarray(config.leverage_weights, dtype=np.float64)
         self._leverage_shares = prior / prior.sum()
         self._holding_shares = np.full(self._half_lives.size, 1.0 / self._half_lives.size)
@@ -300,6 +312,8 @@ class Estimator:
         self._reported = True
         self._aged_ts_ms = 0
         self._unreported_decay = 1.0
+        self._volume_base = 0.0
+        self._volume_hours = 0.0
 
     # -- public reads ---------------------------------------------------------------------------------------
 
@@ -312,6 +326,18 @@ class Estimator:
     def holding_shares(self) -> dict[float, float]:
         """The current share of each holding-time class, by its half-life in hours (learned)."""
         return {float(h): float(v) for h, v in zip(self._half_lives, self._holding_shares, strict=True)}
+
+    @property
+    def half_life_hours(self) -> float:
+        """The market's half-life of positions now: `half_life_hours` of the configuration, shortened by the
+        turnover the taker volume shows (mean holding ≈ `turnover_factor` × open interest / volume; the
+        half-life of an exponential holding time is ln 2 × its mean)."""
+        cap = self.config.half_life_hours
+        if self._volume_hours < 0.25 or not self._volume_base > 0.0 or not self.oi_latest:
+            return cap
+        rate = self._volume_base / self._volume_hours
+        holding = self.tuning.turnover_factor * self.oi_latest / rate
+        return float(min(cap, max(holding * math.log(2.0), 0.05)))
 
     @property
     def grid(self) -> LogGrid | None:
@@ -518,6 +544,7 @@ class Estimator:
         qty = trades["qty_base"]
         self._pending_qty[LONG] += np.bincount(idx[buys], weights=qty[buys], minlength=grid.size)
         self._pending_qty[SHORT] += np.bincount(idx[~buys], weights=qty[~buys], minlength=grid.size)
+        self._volume_base += float(qty.sum())
 
     def _close_interval(self, ts_ms: int, oi_base: float) -> None:
         """Process the open-interest interval that ends at `ts_ms` (design §4 steps 1, 3 and 5)."""
@@ -611,6 +638,10 @@ class Estimator:
             return
         self._aged_ts_ms = ts_ms
         hours = dt_ms / _MS_PER_HOUR
+        window = 0.5 ** (hours / self.tuning.turnover_window_hours)
+        self._volume_base *= window
+        self._volume_hours = self._volume_hours * window + hours
+        self._half_lives = self._holding_scales * self.half_life_hours
         per_class = 0.5 ** (hours / self._half_lives)
         decay = np.repeat(per_class, self._bands.shape[0])
         aged = (1.0 - decay)[None, :] * (self._unit.sum(axis=2) + self._far)
