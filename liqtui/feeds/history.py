@@ -131,43 +131,59 @@ async def fetch_open_interest_history(client: RestClient, symbol: str, hours: fl
         )
         return rows
     if exchange is Exchange.OKX:
-        # At most 100 rows a request, newest first: page back in time with `end` until `hours` are covered.
-        okx_pages: list[npt.NDArray[Any]] = []
-        end: int | None = None
-        fetched = 0
-        for _ in range(MAX_PAGES):
-            params = {"instId": symbol, "period": "5m", "limit": min(100, bars - fetched)}
-            if end is not None:
-                params["end"] = end
-            page = await _get_parsed(
-                client, "/api/v5/rubik/stat/contracts/open-interest-history", params, okx.parse_open_interest_history
-            )
-            okx_pages.append(page)
-            fetched += len(page)
-            if fetched >= bars or len(page) == 0:
-                break
-            end = int(page["ts_ms"].min()) - 1
-        return np.unique(np.concatenate(okx_pages)) if okx_pages else np.zeros(0, dtype=OPEN_INTEREST_DTYPE)
+        # At most 100 rows a request, newest first: page back in time with `end`.
+        return await _paged(
+            client,
+            "/api/v5/rubik/stat/contracts/open-interest-history",
+            {"instId": symbol, "period": "5m"},
+            okx.parse_open_interest_history,
+            page_rows=100,
+            rows=bars,
+            follow=lambda page, _body: {"end": int(page["ts_ms"].min()) - 1},
+        )
+    # Bybit: at most 200 rows a request, paged with the body's cursor.
+    return await _paged(
+        client,
+        "/v5/market/open-interest",
+        {"category": "linear", "symbol": symbol, "intervalTime": "5min"},
+        bybit.parse_open_interest_history,
+        page_rows=200,
+        rows=bars,
+        follow=lambda _page, body: {"cursor": cursor} if (cursor := _cursor(body)) else None,
+    )
+
+
+async def _paged(
+    client: RestClient,
+    path: str,
+    params: dict[str, Any],
+    parse: Callable[[bytes], npt.NDArray[Any]],
+    *,
+    page_rows: int,
+    rows: int,
+    follow: Callable[[npt.NDArray[Any], bytes], dict[str, Any] | None],
+) -> npt.NDArray[Any]:
+    """Open-interest rows fetched page by page until `rows` are in or a page comes back empty or last.
+
+    `follow(page, body)` gives the next request's extra parameters, or None on the last page. The result is
+    sorted by time without the rows two pages both carried.
+    """
+
+    def read(body: bytes) -> tuple[npt.NDArray[Any], dict[str, Any] | None]:
+        page = parse(body)
+        return page, follow(page, body)
+
     pages: list[npt.NDArray[Any]] = []
-    cursor = ""
+    extra: dict[str, Any] | None = {}
     fetched = 0
     for _ in range(MAX_PAGES):
-        params = {"category": "linear", "symbol": symbol, "intervalTime": "5min", "limit": min(200, bars - fetched)}
-        if cursor:
-            params["cursor"] = cursor
-        page, cursor = await _get_parsed(
-            client,
-            "/v5/market/open-interest",
-            params,
-            lambda body: (bybit.parse_open_interest_history(body), _cursor(body)),
-        )
+        query = {**params, **(extra or {}), "limit": min(page_rows, rows - fetched)}
+        page, extra = await _get_parsed(client, path, query, read)
         pages.append(page)
         fetched += len(page)
-        if not cursor or fetched >= bars or not len(page):
+        if extra is None or fetched >= rows or not len(page):
             break
-    merged = np.concatenate(pages) if pages else np.zeros(0, dtype=OPEN_INTEREST_DTYPE)
-    merged = np.unique(merged)  # sorts by time and drops rows two pages both carried
-    return merged
+    return np.unique(np.concatenate(pages)) if pages else np.zeros(0, dtype=OPEN_INTEREST_DTYPE)
 
 
 async def fetch_tiers(client: RestClient, symbol: str) -> tuple[MarginTier, ...]:

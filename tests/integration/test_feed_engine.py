@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from liqtui.config import Config, default_config
@@ -292,3 +293,28 @@ def test_an_unusable_binance_tiers_file_is_a_configuration_error(tmp_path: Path)
         config = replace(config, feed=replace(config.feed, binance_tiers_file=path))
         with pytest.raises(ConfigError, match="binance_tiers_file"):
             FeedEngine(config, ("binance:BTCUSDT",), MarketStore())
+
+
+async def test_the_warm_start_pages_through_a_long_history_on_every_exchange() -> None:
+    """18 h of 5-minute open interest is 216 rows: two Bybit pages (200 a page) and three OKX pages (100 a page)."""
+    from liqtui.sim.market import create_market
+    from liqtui.sim.scenario import default_scenario
+    from liqtui.sim.server import SimServer
+    from liqtui.sim.wire.base import now_ms
+
+    server = SimServer(create_market(replace(default_scenario(), history_hours=18.0), 5, now_ms()))
+    await server.start()
+    histories: list[History] = []
+    config = fast_config(server.url, warm_start_hours=18.0)
+    engine = FeedEngine(config, BTC, MarketStore(), on_history=histories.append)
+    await engine.start()
+    try:
+        await wait_until(lambda: len(histories) == len(BTC), timeout=30, what="three warm starts")
+    finally:
+        await asyncio.wait_for(engine.stop(), 10)
+        await server.stop()
+    for history in histories:
+        oi = history.open_interest["ts_ms"]
+        assert len(oi) >= 214, (history.instrument, len(oi))
+        assert (np.diff(oi) == 300_000).all(), history.instrument  # oldest first, no gap, no row twice
+        assert len(history.klines) >= 214 and (np.diff(history.klines["open_ms"]) == 300_000).all()
