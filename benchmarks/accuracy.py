@@ -180,16 +180,7 @@ class BaselineMap:
 
 def truth_of(market: SimMarket, key: str) -> dict[str, Any]:
     """`market.truth(key)`: every open position's liquidation price and entry notional, per side."""
-    try:
-        return market.truth(key)
-    except NameError:
-        # The simulator's truth() is being repaired by its author; the same figures from its positions.
-        rows = market.positions(key)  # type: ignore[attr-defined]
-        out: dict[str, Any] = {}
-        for name, sign in (("long", 1), ("short", -1)):
-            mine = rows[(rows["side"] == sign) & (rows["liq_px"] > 0)]
-            out[name] = np.column_stack((mine["liq_px"], mine["qty_base"] * mine["entry_px"])).tolist()
-        return out
+    return market.truth(key)
 
 
 def emd(a: FloatArray, b: FloatArray) -> float:
