@@ -282,13 +282,14 @@ class EstimatorConfig:
     """The maintenance margin rate where the exchange's margin tiers are not known."""
 
     half_life_hours: PositiveFloat = 36.0
-    """Estimated positions lose half their mass in this many hours (closes the data cannot show)."""
+    """The longest half-life of an estimated position, in hours (closes the data cannot show); a market that turns
+    over faster (taker volume against open interest) ages its positions sooner."""
 
     cluster_min_share: Fraction = 0.02
     """A cluster is listed when it holds at least this share of its side's estimated total."""
 
     learn_leverage: Flag = True
-    """Adjust the leverage weights from where realized liquidations land."""
+    """Learn the leverage weights, and how long positions are held, from where realized liquidations land."""
 
     def __post_init__(self) -> None:
         if len(self.leverage_weights) != len(self.leverage):
