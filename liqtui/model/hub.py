@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from liqtui.feeds.engine import History
 
 log = logging.getLogger("liqtui.hub")
+
+BACKGROUND_EVERY = 4
+"""Instruments that are not on screen are fed every this many ticks (1 Hz at the UI's 4 Hz)."""
 
 HISTORY_WAIT_S = 20.0
 """How long live rows wait for an instrument's warm-start history before the estimator starts without it."""
@@ -67,6 +70,7 @@ class MapHub:
         self._clock = clock
         self._feeds: dict[str, _Feed] = {}
         self._expecting: dict[str, float] = {}
+        self._ticks = 0
 
     # -- wiring ---------------------------------------------------------------------------------------------------
 
@@ -110,11 +114,21 @@ class MapHub:
 
     # -- the tick ---------------------------------------------------------------------------------------------------
 
-    def tick(self) -> set[str]:
-        """Feed every estimator the rows its instrument received since the last tick; return those that changed."""
+    def tick(self, visible: Collection[str] | None = None) -> set[str]:
+        """Feed the estimators the rows their instruments received since they were last fed; return those that
+        changed.
+
+        With `visible` (the instruments on screen), the others are fed only every `BACKGROUND_EVERY` ticks: they get
+        the same rows in the same order, in larger batches, at a fraction of the per-call cost, and catch up at
+        once when they come on screen. None feeds every instrument every tick.
+        """
         changed: set[str] = set()
         now = self._clock()
+        self._ticks += 1
+        background = visible is None or self._ticks % BACKGROUND_EVERY == 0
         for key in self.store.instruments():
+            if not background and visible is not None and key not in visible:
+                continue
             data = self.store.get(key)
             if data is None or data.mark_px is None:
                 continue

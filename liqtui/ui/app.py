@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -42,7 +42,7 @@ CLUSTER_ROWS = 30
 class MapSource(Protocol):
     """What the app needs of the estimator hub (`liqtui.model.hub.MapHub`)."""
 
-    def tick(self) -> set[str]: ...
+    def tick(self, visible: Collection[str] | None = None) -> set[str]: ...
     def map_view(self, keys: Sequence[str], range_pct: float, n_bins: int) -> MapView | None: ...
     def clusters(self, keys: Sequence[str], n: int) -> list[Cluster]: ...
     def score(self, key: str) -> Score | None: ...
@@ -155,10 +155,11 @@ class LiqtuiApp(App[int]):
         if panes is None or not self.screen_stack or self.screen_stack[-1] is not panes[0]:
             return
         _, watchlist, cluster_list, tape, status_line, liq_map = panes
-        self.hub.tick()
         now = self.clock()
         selection = self.selection
         keys = selection.keys
+        # The instruments on screen are fed every tick, the rest of the watchlist once a second.
+        self.hub.tick(keys)
         instruments = [data for key in keys if (data := self.store.get(key)) is not None]
         exchanges = selection.exchanges()
         self.rates.update({e.value: self.store.status(e).frames for e in exchanges}, now)

@@ -7,7 +7,7 @@ built from fixed numbers, so the screen depends only on this file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,7 +95,7 @@ class FixedHub:
     empty: bool = False
     """Serve nothing, as the real hub does before any data."""
 
-    def tick(self) -> set[str]:
+    def tick(self, visible: Collection[str] | None = None) -> set[str]:
         self.ticks += 1
         return set()
 

@@ -133,3 +133,20 @@ def test_no_view_for_instruments_without_data(keys: list[str]) -> None:
     hub = MapHub(MarketStore(), CONFIG)
     assert hub.map_view(keys, 10.0, 50) is None
     assert hub.clusters(keys, 5) == []
+
+
+def test_instruments_off_screen_are_fed_less_often_and_lose_nothing() -> None:
+    store = MarketStore()
+    hub = MapHub(store, CONFIG)
+    eth = "binance:ETHUSDT"
+    fill(store, Exchange.BINANCE, "BTCUSDT", market_rows(7, 30))
+    fill(store, Exchange.BINANCE, "ETHUSDT", market_rows(8, 30, px=3_200.0))
+    changed = [hub.tick(visible=[BTC]) for _ in range(hub_module.BACKGROUND_EVERY)]
+    assert [eth in c for c in changed].count(True) == 1  # once in BACKGROUND_EVERY ticks
+    assert all(BTC in c for c in changed[:1])
+    reference = MapHub(MarketStore(), CONFIG)
+    fill(reference.store, Exchange.BINANCE, "ETHUSDT", market_rows(8, 30, px=3_200.0))
+    reference.tick()
+    ours, theirs = hub.map_view([eth], 10.0, None), reference.map_view([eth], 10.0, None)
+    assert ours is not None and theirs is not None
+    np.testing.assert_array_equal(ours.long_usd, theirs.long_usd)
