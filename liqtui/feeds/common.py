@@ -8,7 +8,15 @@ Each parser reads a websocket frame in two ways. Its fast path decodes the commo
 interest, most liquidations) with msgspec straight into typed fields, numbers already converted, and appends rows
 only when the whole frame is of a symbol already accepted and every value passes the range checks; it classifies
 nothing itself. Any other frame, or any doubt, goes to the general path (orjson, field by field), which classifies
-every frame (DATA, SKIPPED, BAD, ...) and gives the reasons.
+every frame (DATA, SKIPPED, BAD, ...) and gives the reasons. Both give the same rows for every frame they both
+take (`tests/unit/test_parser_fast_path.py`), and they differ only on frames no exchange sends:
+
+- the fast path reads a number by its value: a JSON number where the exchange sends a decimal string
+  (`"p":83434.4`), or an OKX time written with an exponent or a fraction of zeros (`"1.64e12"`), is DATA there
+  and BAD on the general path. Times and flags that are JSON numbers and booleans on the wire (Binance `T`, `E`
+  and `m`, Bybit `T` and `ts`) must be exactly that on both paths (`"m":"false"` is not a boolean);
+- msgspec skips the fields the fast path does not read without converting them: a frame whose only fault is an
+  integer beyond a double's range in such a field (orjson refuses it) is DATA there.
 """
 
 from __future__ import annotations
