@@ -16,22 +16,25 @@ The frames and their tagged copies are frozen out of the garbage collector's rea
 session holds no such heap); the collector stays on for what the pipeline allocates.
 
 Target (the issue): the batched pipeline runs at least 0.5x the speed of bare `orjson.loads`. Measured on the
-2-core development machine (CPython 3.11, orjson 3.13, numpy 2.4): about 0.38x batched, 0.44x for the
-parsers alone, 0.14x per frame. Where the time goes, per frame, in units of that frame's own `orjson.loads`
-(ablations of the hot paths, batches cleared every 256 frames):
+2-core development machine (CPython 3.11, orjson 3.13, msgspec 0.22, numpy 2.4; 12,000 frames, 40
+repetitions, three runs alternating with the parsers of before the fast paths): 0.55-0.56x batched (medians
+0.55-0.57x), 0.68-0.69x for the parsers alone, 0.16x per frame; before them 0.37-0.38x, 0.43-0.44x and
+0.14x.
 
-- OKX trade (one trade a frame): dispatch (call, size check, arg, channel, instId, contract size, batch list)
-  0.25; the loop and four field reads 0.22; `int(ts)`, two number reads and the contract product 0.47; the
-  range checks and the row append 0.20: the parser's own work is 1.1x the decode;
-- Bybit trade (1.4 trades a frame): dispatch 0.11, field reads 0.24, number reads 0.27, checks 0.08, append
-  0.13: 0.8x the decode; Binance aggTrade about 0.9x;
-- the store: numpy's conversion of the row tuples into the structured rings (about 150 ns a trade row and
-  0.7 us a symbol and stream of a batch) is 0.3x, the rest of `apply` 0.02x; the benchmark's frame loop 0.1x.
+The parsers read the commonest frames on a typed fast path (`liqtui.feeds.common`): msgspec decodes only the
+fields liqtui uses, straight into range-checked numbers, in about 0.55-0.6x a frame's `orjson.loads`, where
+the general path paid the decode and then 0.8-1.1x more for dispatch, dict reads, number reads and checks.
+Per exchange, microseconds per frame (`--profile`; loads, parse with its decode, store):
 
-Each number read (`orjson.loads` of a short string) costs about a tenth of a frame's decode, and each dict
-read of a decoded frame a twentieth to a thirtieth: with a Python tuple per event and a check of every field
-kept, the parsers' own work stays near 0.8-1.1x the decode and the store's conversion near 0.3x, so the
-pipeline stays near 0.4x. `--profile` prints the per-exchange split of the batched pipeline and a cProfile.
+- Binance (aggTrade, markPrice, forceOrder): 0.78 / 0.82 / 0.26, before 0.78 / 1.53 / 0.26;
+- Bybit (1.4 trades a trade frame; tickers, allLiquidation): 0.97 / 1.26 / 0.34, before 0.96 / 1.98 / 0.35;
+- OKX (trades, mark-price, open-interest; liquidation-orders take the general path): 0.76 / 1.06 / 0.28,
+  before 0.78 / 1.80 / 0.27.
+
+What is left is a Python tuple per event and its few checks (about 0.1-0.2 us a row), the store's numpy
+conversion of the row tuples into the structured rings (about 150 ns a trade row and 0.7 us a symbol and
+stream of a batch: 0.3x), and the benchmark's frame loop (0.1x). `--profile` prints the per-exchange split of
+the batched pipeline and a cProfile.
 
 Usage: `python benchmarks/ingest.py [--frames N] [--repeat R] [--batch B] [--seed S] [--profile]`
 """
