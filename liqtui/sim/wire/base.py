@@ -300,6 +300,24 @@ class ExchangeHub(abc.ABC):
             inst.symbol: inst for inst in market.instruments.values() if inst.exchange is self.exchange
         }
         self.formats = {symbol: InstrumentFormat.of(inst) for symbol, inst in self.instruments.items()}
+        self._subscribers: dict[str, dict[str, WsConnection]] = {}
+        """Connections by subscription (a Binance stream, a Bybit topic, an OKX channel key), by connection id."""
+
+    # Subscriptions and fan-out
+
+    def _add_subscriber(self, name: str, conn: WsConnection) -> None:
+        self._subscribers.setdefault(name, {})[conn.conn_id] = conn
+
+    def _remove_subscriber(self, name: str, conn: WsConnection) -> None:
+        self._subscribers.get(name, {}).pop(conn.conn_id, None)
+
+    def _has_subscribers(self, name: str) -> bool:
+        return bool(self._subscribers.get(name))
+
+    def _publish(self, name: str, frame: bytes) -> None:
+        """Send one encoded frame to every subscriber of `name` (encoded once, whatever their number)."""
+        for conn in self._subscribers.get(name, {}).values():
+            conn.send(frame)
 
     # Symbols
 
@@ -370,9 +388,10 @@ class ExchangeHub(abc.ABC):
         """A binary frame: no exchange here accepts one; treated as text that does not parse."""
         self.on_text(conn, data.decode("utf-8", "replace"))
 
-    @abc.abstractmethod
     def on_closed(self, conn: WsConnection) -> None:
         """Forget a closed connection's subscriptions."""
+        for name in conn.subscriptions:
+            self._remove_subscriber(name, conn)
 
     @abc.abstractmethod
     def on_step(self, step: MarketStep, now: int) -> None:

@@ -94,7 +94,6 @@ class BinanceHub(ExchangeHub):
 
     def __init__(self, market: SimMarket, config: WireConfig, faults: FaultState) -> None:
         super().__init__(market, config, faults)
-        self._subscribers: dict[str, dict[str, WsConnection]] = {}
         self._agg_id = 3_000_000_000
         self._trade_id = 8_000_000_000
         self._pending_force: dict[str, SimLiquidation] = {}
@@ -111,14 +110,10 @@ class BinanceHub(ExchangeHub):
             if stream is not None:
                 self._subscribe(conn, stream)
 
-    def on_closed(self, conn: WsConnection) -> None:
-        for name in conn.subscriptions:
-            self._subscribers.get(name, {}).pop(conn.conn_id, None)
-
     def _subscribe(self, conn: WsConnection, stream: Stream) -> None:
         conn.subscriptions[stream.name] = stream
         if conn.routed:
-            self._subscribers.setdefault(stream.name, {})[conn.conn_id] = conn
+            self._add_subscriber(stream.name, conn)
 
     def on_text(self, conn: WsConnection, text: str) -> None:
         mono = time.monotonic()
@@ -188,7 +183,7 @@ class BinanceHub(ExchangeHub):
         else:
             for stream in streams:
                 conn.subscriptions.pop(stream.name, None)
-                self._subscribers.get(stream.name, {}).pop(conn.conn_id, None)
+                self._remove_subscriber(stream.name, conn)
         return dumps({"result": None, "id": request_id})
 
     # Fan-out
@@ -205,9 +200,6 @@ class BinanceHub(ExchangeHub):
                 conn.send(wrapped)
             else:
                 conn.send(payload)
-
-    def _has_subscribers(self, stream: str) -> bool:
-        return bool(self._subscribers.get(stream))
 
     def on_step(self, step: MarketStep, now: int) -> None:
         for key, trades in step.trades.items():

@@ -52,7 +52,6 @@ class BybitHub(ExchangeHub):
     def __init__(self, market: SimMarket, config: WireConfig, faults: FaultState) -> None:
         super().__init__(market, config, faults)
         self._rng = random.Random(config.seed * 7919 + 2)
-        self._subscribers: dict[str, dict[str, WsConnection]] = {}
         self._symbol_of_key = {inst.key: inst.symbol for inst in self.instruments.values()}
         self._ticker: dict[str, dict[str, str]] = {}
         """The last ticker fields pushed per symbol: the base the next delta is computed against."""
@@ -111,7 +110,7 @@ class BybitHub(ExchangeHub):
         if op == "unsubscribe":
             for topic in args:
                 conn.subscriptions.pop(topic, None)
-                self._subscribers.get(topic, {}).pop(conn.conn_id, None)
+                self._remove_subscriber(topic, conn)
             self._reply(conn, op, req_id, True, "")
             return
         self._subscribe(conn, args, req_id)
@@ -137,7 +136,7 @@ class BybitHub(ExchangeHub):
                 # Nobody else watches this ticker: start its delta base afresh so the snapshot is current.
                 self._ticker[symbol] = self._ticker_fields(symbol, self.market.state(self.key(symbol)))
             conn.subscriptions[topic] = symbol
-            self._subscribers.setdefault(topic, {})[conn.conn_id] = conn
+            self._add_subscriber(topic, conn)
         if bad_symbols:
             self._reply(conn, "subscribe", req_id, False, f"Invalid symbol :[{','.join(bad_symbols)}]")
         elif no_handler:
@@ -151,18 +150,7 @@ class BybitHub(ExchangeHub):
                 symbol = topic.partition(".")[2]
                 conn.send(self._ticker_message(symbol, "snapshot", self._ticker[symbol], 0))
 
-    def on_closed(self, conn: WsConnection) -> None:
-        for topic in conn.subscriptions:
-            self._subscribers.get(topic, {}).pop(conn.conn_id, None)
-
     # Fan-out
-
-    def _has_subscribers(self, topic: str) -> bool:
-        return bool(self._subscribers.get(topic))
-
-    def _publish(self, topic: str, frame: bytes) -> None:
-        for conn in self._subscribers.get(topic, {}).values():
-            conn.send(frame)
 
     def on_step(self, step: MarketStep, now: int) -> None:
         for key, trades in step.trades.items():
@@ -329,7 +317,7 @@ class BybitHub(ExchangeHub):
             topics = [t for t, s in conn.subscriptions.items() if s == symbol]
             for topic in topics:
                 del conn.subscriptions[topic]
-                self._subscribers.get(topic, {}).pop(conn.conn_id, None)
+                self._remove_subscriber(topic, conn)
             if topics:
                 ended += len(topics)
                 self._reply(conn, "subscribe", "", False, f"Invalid symbol :[{','.join(topics)}]")

@@ -68,7 +68,6 @@ class OkxHub(ExchangeHub):
     def __init__(self, market: SimMarket, config: WireConfig, faults: FaultState) -> None:
         super().__init__(market, config, faults)
         self._rng = random.Random(config.seed * 7919 + 3)
-        self._subscribers: dict[str, dict[str, WsConnection]] = {}
         self._symbol_of_key = {inst.key: inst.symbol for inst in self.instruments.values()}
         self._last_mark: dict[str, tuple[str, int]] = {}
         """Per instrument: the mark last pushed, and when (ms)."""
@@ -124,7 +123,7 @@ class OkxHub(ExchangeHub):
             else:
                 key, echo = self._arg_key(arg)
                 conn.subscriptions.pop(key, None)
-                self._subscribers.get(key, {}).pop(conn.conn_id, None)
+                self._remove_subscriber(key, conn)
                 self._event(conn, request_id, event="unsubscribe", arg=echo)
 
     @staticmethod
@@ -151,7 +150,7 @@ class OkxHub(ExchangeHub):
             return
         key, echo = self._arg_key(arg)
         conn.subscriptions[key] = echo
-        self._subscribers.setdefault(key, {})[conn.conn_id] = conn
+        self._add_subscriber(key, conn)
         self._event(conn, request_id, event="subscribe", arg=echo)
         # The value channels push the current value straight after the ack.
         if channel == "mark-price":
@@ -161,17 +160,9 @@ class OkxHub(ExchangeHub):
 
     def on_closed(self, conn: WsConnection) -> None:
         self._close_at.pop(conn.conn_id, None)
-        for key in conn.subscriptions:
-            self._subscribers.get(key, {}).pop(conn.conn_id, None)
+        super().on_closed(conn)
 
     # Fan-out
-
-    def _has_subscribers(self, key: str) -> bool:
-        return bool(self._subscribers.get(key))
-
-    def _publish(self, key: str, frame: bytes) -> None:
-        for conn in self._subscribers.get(key, {}).values():
-            conn.send(frame)
 
     def on_step(self, step: MarketStep, now: int) -> None:
         for key, trades in step.trades.items():
@@ -336,7 +327,7 @@ class OkxHub(ExchangeHub):
             keys = [k for k, arg in conn.subscriptions.items() if arg.get("instId") == symbol]
             for key in keys:
                 arg = conn.subscriptions.pop(key)
-                self._subscribers.get(key, {}).pop(conn.conn_id, None)
+                self._remove_subscriber(key, conn)
                 self._error(conn, None, "60018", channel_error(arg["channel"], "instId", symbol))
             ended += len(keys)
         return ended
