@@ -171,7 +171,8 @@ async def _paged(
 
     def read(body: bytes) -> tuple[npt.NDArray[Any], dict[str, Any] | None]:
         page = parse(body)
-        return page, follow(page, body)
+        # An empty page is the last one; `follow` only ever sees rows.
+        return page, follow(page, body) if len(page) else None
 
     pages: list[npt.NDArray[Any]] = []
     extra: dict[str, Any] | None = {}
@@ -181,7 +182,7 @@ async def _paged(
         page, extra = await _get_parsed(client, path, query, read)
         pages.append(page)
         fetched += len(page)
-        if extra is None or fetched >= rows or not len(page):
+        if extra is None or fetched >= rows:
             break
     return np.unique(np.concatenate(pages)) if pages else np.zeros(0, dtype=OPEN_INTEREST_DTYPE)
 

@@ -318,3 +318,17 @@ async def test_the_warm_start_pages_through_a_long_history_on_every_exchange() -
         assert len(oi) >= 214, (history.instrument, len(oi))
         assert (np.diff(oi) == 300_000).all(), history.instrument  # oldest first, no gap, no row twice
         assert len(history.klines) >= 214 and (np.diff(history.klines["open_ms"]) == 300_000).all()
+
+
+async def test_a_history_shorter_than_one_page_arrives_whole(sim_server) -> None:  # type: ignore[no-untyped-def]
+    """The simulator keeps one hour: every exchange's open-interest history is one short page, then an empty one."""
+    histories: list[History] = []
+    engine = FeedEngine(fast_config(sim_server.url), BTC, MarketStore(), on_history=histories.append)
+    await engine.start()
+    try:
+        await wait_until(lambda: len(histories) == len(BTC), timeout=20, what="three warm starts")
+    finally:
+        await asyncio.wait_for(engine.stop(), 10)
+    for history in histories:
+        assert 11 <= len(history.open_interest) <= 13, (history.instrument, len(history.open_interest))
+        assert len(history.klines) >= 11, history.instrument
