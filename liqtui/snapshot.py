@@ -109,6 +109,7 @@ def _feed_json(status: FeedStatus) -> dict[str, Any]:
         "age_s": round(time.monotonic() - last, 3) if last is not None else None,
         "reconnects": status.reconnects,
         "last_error": status.last_error,
+        "rest_error": status.rest_error,
     }
 
 

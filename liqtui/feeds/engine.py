@@ -216,7 +216,7 @@ class FeedEngine:
         except FeedError as error:
             # Stream anyway: the websocket may be fine, and the exchange will reject what it does not list.
             log.warning("%s", error)
-            self.store.status(exchange).last_error = str(error)
+            self.store.status(exchange).rest_error = str(error)
             table = {}
             self._spawn(self._refresh_instruments(exchange, first_delay_s=10.0), f"instruments:{exchange.value}")
         else:

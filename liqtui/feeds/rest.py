@@ -101,8 +101,8 @@ class RestClient:
         raise FeedError(f"{self.exchange.value} REST {path} failed {tries} times; last: {problem}.")
 
     def _note(self, problem: str) -> None:
-        if self.status is not None and (problem or self.status.last_error.startswith(f"{self.exchange.value} REST")):
-            self.status.last_error = problem
+        if self.status is not None:
+            self.status.rest_error = problem
 
 
 def _retry_after_s(value: str | None) -> float:

@@ -265,6 +265,9 @@ class FeedStatus:
     """The last problem, in one sentence of text (never markup); empty when all is well."""
     last_notice: str = ""
     """The exchange's own words in its last notice (a rejection, a planned disconnect, an error reply)."""
+    rest_error: str = ""
+    """The last REST problem (an outage, a rate limit), in words; empty once REST answers again. Kept apart from
+    `last_error`, which the websocket sets and clears, so a connecting socket never hides a REST outage."""
     rejected: dict[str, str] = field(default_factory=dict)
     """Symbols the exchange refused, with the exchange's reason."""
 

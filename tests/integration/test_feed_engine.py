@@ -199,7 +199,7 @@ async def test_rest_outage_at_start_does_not_stop_the_websockets(sim_server) -> 
     await engine.start()
     try:
         await wait_until(lambda: all(store.get(k) and store.get(k).trades.written for k in BTC), what="ws data")  # type: ignore[union-attr]
-        assert any("REST" in store.status(e).last_error for e in Exchange)
+        await wait_until(lambda: any("REST" in store.status(e).rest_error for e in Exchange), timeout=4, what="REST")
         await wait_until(lambda: len(histories) == len(BTC), timeout=30, what="warm-start history after the outage")
     finally:
         await asyncio.wait_for(engine.stop(), 10)
@@ -210,9 +210,11 @@ async def test_rest_outage_mid_run_pauses_binance_open_interest_only(engine_on_s
     binance = store.get("binance:BTCUSDT")
     assert binance is not None
     await sim.fault(kind="rest_outage", exchange="binance", seconds=2.0)
-    await wait_until(lambda: "REST" in store.status(Exchange.BINANCE).last_error, what="the outage reported")
+    binance_status = store.status(Exchange.BINANCE)
+    await wait_until(lambda: "REST" in binance_status.rest_error, what="the outage reported")
     oi_seen = binance.open_interest.written
     await wait_until(lambda: binance.open_interest.written > oi_seen, timeout=15, what="OI polling back")
+    assert binance_status.rest_error == ""  # cleared once REST answers again
     assert store.status(Exchange.BINANCE).state is FeedState.LIVE
 
 

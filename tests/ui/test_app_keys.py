@@ -288,3 +288,15 @@ async def test_the_first_map_after_waiting_for_data_is_shown_at_once(make_app: A
         app.refresh_panes()  # within the pacing window of the tick above, with the frozen clock
         await pilot.pause()
         assert liq_map.view is not None
+
+
+async def test_a_rest_outage_is_said_beside_a_live_websocket(make_app: AppFactory) -> None:
+    app, store, _ = make_app()
+    store.status(Exchange.OKX).rest_error = "okx REST /api/v5/public/instruments: HTTP 503"
+    async with app.run_test(size=(200, 40)) as pilot:
+        for _ in range(6):
+            await pilot.press("]")  # to an OKX instrument
+        app.refresh_panes()
+        await pilot.pause()
+        text = visible(app.query_one(StatusLine))
+        assert "okx live; REST: okx REST /api/v5/public/instruments: HTTP 503" in text

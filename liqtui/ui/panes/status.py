@@ -56,6 +56,8 @@ class RateMeter:
 def feed_words(status: FeedStatus, symbols: Sequence[str], now: float) -> str:
     """An exchange connection's state in words, then any of the watched `symbols` it rejected, with the reason."""
     words = _state_words(status, now)
+    if status.rest_error:
+        words += f"; REST: {status.rest_error}"
     for symbol in symbols:
         reason = status.rejected.get(symbol)
         if reason is not None:
@@ -83,7 +85,7 @@ def _state_words(status: FeedStatus, now: float) -> str:
 
 def is_trouble(status: FeedStatus, symbols: Sequence[str]) -> bool:
     """Whether the connection needs the reader's attention (anything but live or a first connect)."""
-    if any(symbol in status.rejected for symbol in symbols):
+    if status.rest_error or any(symbol in status.rejected for symbol in symbols):
         return True
     return status.state not in (FeedState.LIVE, FeedState.CONNECTING, FeedState.STOPPED)
 
