@@ -78,11 +78,15 @@ def compact(value: float | None) -> str:
 
 
 def _three_digits(value: float) -> str:
-    if round(value, 2) >= 100:
-        return f"{value:.0f}"
-    if round(value, 2) >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
+    """Three significant digits for 0 <= value < 1000; the decimals are chosen after rounding, so 99.95 reads 100
+    (not 100.0) and 9.996 reads 10.0 (not 10.00)."""
+    two = f"{value:.2f}"
+    if float(two) < 10:
+        return two
+    one = f"{value:.1f}"
+    if float(one) < 100:
+        return one
+    return f"{value:.0f}"
 
 
 def usd(notional: float | None) -> str:
