@@ -289,7 +289,8 @@ class EstimatorConfig:
     """A cluster is listed when it holds at least this share of its side's estimated total."""
 
     learn_leverage: Flag = True
-    """Learn the leverage weights, and how long positions are held, from where realized liquidations land."""
+    """Learn the leverage weights, and how long positions are held, from where realized liquidations land (and
+    from levels price traded through without liquidating anything)."""
 
     def __post_init__(self) -> None:
         if len(self.leverage_weights) != len(self.leverage):

@@ -31,6 +31,14 @@ notional the estimate swept from it says whether it is over- or under-weighted; 
 update of mixture weights for a Poisson process, done for the leverage shares and the holding shares in turn. Only
 ratios enter, so exchanges that report a fraction of their liquidations (Binance at most one per second, OKX a
 share) teach the same mix, only more slowly.
+
+Silence is evidence too. Ratios alone cannot tell that a market has no high-leverage traders at all: when price
+sweeps through the estimate's 50x levels and nothing is liquidated, no tier is credited with anything and the
+ratios stay as they were. So every sweep also counts the reports it should at least bring: its swept notional in
+typical liquidations, times the share the exchange reports at the least (Bybit reports every liquidation; Binance
+at most one a second, so a second's sweeps can expect one report at most; OKX an undisclosed share, taken as
+`report_floor`). While fewer liquidations came than that, the swept tiers are credited with the few that came
+and lose their share to the tiers that were not swept (the lower leverages).
 """
 
 from __future__ import annotations
@@ -131,7 +139,9 @@ class EstimatorTuning:
     learn_prior_events: float = 5.0
     """The prior's weight, in liquidations: a tier's rate moves from 1 only as its evidence outweighs this."""
     learn_min_events: int = 20
-    """Learning starts once this many liquidations were attributed."""
+    """Learning starts once this many liquidations were attributed (or, in silence, expected)."""
+    report_floor: float = 0.1
+    """The least share of its liquidations an exchange that reports only some (OKX) is taken to report."""
     weight_floor: float = 0.01
     """No share falls below this: an unseen tier may be real on another market or another day."""
     attribution_bins: int = 2
@@ -309,6 +319,12 @@ class Estimator:
         self._learn_events = 0
         self._learned_events = 0
         self._learn_count = 0.0
+        self._learn_floor = 0.0
+        self._learn_floor_total = 0.0
+        self._learned_floor_total = 0.0
+        self._event_usd = self.tuning.position_usd
+        self._report_second = 0
+        self._report_second_events = 0.0
         self._reported = True
         self._aged_ts_ms = 0
         self._unreported_decay = 1.0
@@ -533,8 +549,26 @@ class Estimator:
         self._totals[2, s] += removed
         if self._reported:
             self._learn_swept[s] += removed
+            self._count_expected_reports(float(self._mix() @ removed) / self._event_usd, ts_ms)
         block[...] = 0.0
         return True
+
+    def _count_expected_reports(self, events: float, ts_ms: int) -> None:
+        """Count the liquidation reports a sweep of `events` typical liquidations brings at the least."""
+        if self.exchange == "binance":
+            # At most one report per symbol per second: P(at least one of the second's liquidations).
+            second = ts_ms // 1000
+            if second != self._report_second:
+                self._report_second, self._report_second_events = second, 0.0
+            before = self._report_second_events
+            self._report_second_events += events
+            reports = math.exp(-before) - math.exp(-self._report_second_events)
+        elif self.exchange == "bybit":
+            reports = events
+        else:
+            reports = self.tuning.report_floor * events
+        self._learn_floor += reports
+        self._learn_floor_total += reports
 
     def _accumulate_trades(self, trades: Rows) -> None:
         grid = self._grid
@@ -588,6 +622,8 @@ class Estimator:
                 self.version += 1
         self._aged_pending[...] = 0.0
         pending[...] = 0.0
+        if self.config.learn_leverage and self._reported:
+            self._learn()
 
     def _open(self, s: int, qty_base: FloatArray) -> None:
         """Open `qty_base[k]` base units in each component k at the interval's taker prices of side `s`."""
@@ -654,6 +690,7 @@ class Estimator:
         self._learn_attributed *= learn_decay
         self._learn_swept *= learn_decay
         self._learn_count *= learn_decay
+        self._learn_floor *= learn_decay
         self._unreported_decay *= float(per_class.max())
         if self._unreported_decay < 0.99:
             self._unreported_decay = 1.0
@@ -738,27 +775,38 @@ class Estimator:
 
     def _learn(self) -> None:
         """EM step for the leverage shares, then the holding shares (see the module docstring)."""
-        events = self._learn_events - self._learned_events
-        if self._learn_events < self.tuning.learn_min_events or events <= 0:
-            return
         n_tiers = self._bands.shape[0]
         attributed = self._learn_attributed.sum(axis=0).reshape(-1, n_tiers)
         swept = self._learn_swept.sum(axis=0).reshape(-1, n_tiers)
-        if not attributed.sum() > 0.0 or not self._learn_count > 0.0:
+        tuning = self.tuning
+        reported = float(attributed.sum())
+        if self._learn_count >= 1.0 and reported > 0.0:
+            # The liquidations' typical notional converts notional to events (for the prior and the step).
+            self._event_usd = reported / self._learn_count
+        per_event = self._event_usd
+        silent = self._learn_count < self._learn_floor
+        if silent:
+            evidence = self._learn_floor
+            new_events = self._learn_floor_total - self._learned_floor_total
+        else:
+            evidence = float(self._learn_events)
+            new_events = float(self._learn_events - self._learned_events)
+        if evidence < tuning.learn_min_events or new_events <= 0.0 or not swept.sum() > 0.0:
             return
-        # Attributed notional in units of a typical liquidation, for the prior's pseudo-counts.
-        per_event = float(attributed.sum()) / self._learn_count
-        step = 1.0 - (1.0 - self.tuning.learn_step) ** events
+        least = self._learn_floor if silent else 0.0
+        step = 1.0 - (1.0 - tuning.learn_step) ** new_events
         self._learned_events = self._learn_events
-        floor = self.tuning.weight_floor
-        prior = self.tuning.learn_prior_events
+        self._learned_floor_total = self._learn_floor_total
+        floor = tuning.weight_floor
+        prior = tuning.learn_prior_events
         self._leverage_shares = _floor_normalise(
             _em_target(
                 self._leverage_shares,
                 attributed.sum(axis=0) / per_event,
-                self._holding_shares @ swept,
+                self._holding_shares @ swept / per_event,
                 step=step,
                 prior_events=prior,
+                least_events=least,
             ),
             floor,
         )
@@ -767,9 +815,10 @@ class Estimator:
                 _em_target(
                     self._holding_shares,
                     attributed.sum(axis=1) / per_event,
-                    swept @ self._leverage_shares,
+                    swept @ self._leverage_shares / per_event,
                     step=step,
                     prior_events=prior,
+                    least_events=least,
                 ),
                 floor,
             )
@@ -871,19 +920,28 @@ class Estimator:
 
 
 def _em_target(
-    shares: FloatArray, attributed: FloatArray, exposure: FloatArray, *, step: float, prior_events: float
+    shares: FloatArray,
+    attributed: FloatArray,
+    exposure: FloatArray,
+    *,
+    step: float,
+    prior_events: float,
+    least_events: float = 0.0,
 ) -> FloatArray:
     """Shares moved by `step` toward their EM update, each tier's rate shrunk toward the prior.
 
-    `attributed` is each entry's attributed liquidations (in events), `exposure` the unit mass swept from it.
-    Under the current shares an entry expects `E = c · share · exposure` events, with `c` making them add up to
-    what was attributed. Its rate `attributed / E` gets a Gamma prior of `prior_events` pseudo-events at rate 1,
-    so an entry the sweeps barely touched keeps its share, and a handful of events cannot zero a tier.
+    `attributed` is each entry's attributed liquidations, `exposure` the liquidations the estimate swept from it
+    per unit share, both in events. Under the current shares an entry expects `E = c · share · exposure` events,
+    with `c` making them add up to what was attributed, or to `least_events` if more: when far fewer liquidations
+    were reported than the sweeps should bring at the least, the swept entries lose share to those not swept.
+    Each rate `attributed / E` gets a Gamma prior of `prior_events` pseudo-events at rate 1, so an entry the
+    sweeps barely touched keeps its share, and a handful of events cannot zero a tier.
     """
     expected = shares * exposure
-    if not expected.sum() > 0.0:
+    total = expected.sum()
+    if not total > 0.0:
         return shares
-    expected *= attributed.sum() / expected.sum()
+    expected *= max(attributed.sum(), least_events) / total
     rate = (prior_events + attributed) / (prior_events + expected)
     target = shares * rate
     target /= target.sum()

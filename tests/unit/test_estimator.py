@@ -292,6 +292,67 @@ def test_leverage_learning_moves_toward_where_liquidations_land() -> None:
     assert min(shares) >= tuning.weight_floor / 1.5
 
 
+def sweep_cycles(key: str, *, cycles: int, reported: bool = True, report_at_50x_each_second: bool = False) -> Estimator:
+    """Positions open at 100k (taker buys: longs) at 10x and 50x, equal shares; then price falls 4 % a step a
+    second, through the 50x level but not the 10x one, and comes back. Liquidations: none, or (with
+    `report_at_50x_each_second`) one report at the 50x level in every second that sweeps mass."""
+    config = replace(CONFIG, leverage=(10.0, 50.0), leverage_weights=(1.0, 1.0), half_life_hours=1000.0)
+    tuning = EstimatorTuning(band_points=1, holding_scales=(1.0,))
+    estimator = Estimator(key, config, tuning=tuning)
+    ratio50 = liquidation_ratios(
+        key.partition(":")[0], np.array([50.0]), estimator.tiers, position_usd=1e4, ref_px=1e5, contract_size_base=1.0
+    )[0, 0]
+    ts, open_interest = T0, 1000.0
+    estimator.update(marks=marks([ts], [100_000.0]), open_interest=oi(ts, open_interest))
+    for _ in range(cycles):
+        for _ in range(5):
+            ts += 60_000
+            open_interest += 10.0
+            estimator.update(
+                trades=trades([ts - 1], [100_000.0], [10.0], [True]),
+                marks=marks([ts], [100_000.0]),
+                open_interest=oi(ts, open_interest),
+                liquidations_reported=reported,
+            )
+        for px in 100_000.0 * np.exp(-np.arange(1, 41) * 0.001):
+            ts += 1000
+            swept = px <= 100_000.0 * ratio50 * 1.002
+            liqs = liquidation(ts - 1, px, 0.1, Side.LONG) if swept and report_at_50x_each_second else None
+            estimator.update(
+                liquidations=liqs,
+                marks=marks([ts], [px]),
+                open_interest=oi(ts, open_interest),
+                liquidations_reported=reported,
+            )
+        ts += 1000
+        estimator.update(marks=marks([ts], [100_000.0]), liquidations_reported=reported)
+    return estimator
+
+
+def test_sweeps_that_liquidate_nothing_move_share_to_the_tiers_not_swept() -> None:
+    """Bybit reports every liquidation: price trades through the 50x level again and again and none comes, so
+    there were few 50x positions. Relative rates alone would keep the prior (no tier was credited with anything)."""
+    estimator = sweep_cycles("bybit:BTCUSDT", cycles=6)
+    low, high = estimator.leverage_shares
+    assert high < 0.2 < 0.8 < low
+
+
+def test_silence_in_history_without_liquidations_teaches_nothing() -> None:
+    """REST history carries no liquidations: its sweeps are no evidence of silence."""
+    estimator = sweep_cycles("bybit:BTCUSDT", cycles=6, reported=False)
+    assert estimator.leverage_shares == pytest.approx((0.5, 0.5))
+
+
+def test_binance_one_report_a_second_is_not_silence() -> None:
+    """Binance reports at most one liquidation a second: one report in every second that swept 50x mass is all
+    that a crowded 50x level can show, so it must not read as silence; on Bybit, which reports all of them, the
+    same few reports are far fewer than the sweeps should bring."""
+    binance = sweep_cycles("binance:BTCUSDT", cycles=6, report_at_50x_each_second=True)
+    bybit = sweep_cycles("bybit:BTCUSDT", cycles=6, report_at_50x_each_second=True)
+    assert binance.leverage_shares[1] >= 0.5
+    assert bybit.leverage_shares[1] < binance.leverage_shares[1] - 0.2
+
+
 def test_views_regroup_to_the_columns_and_the_snapshot_has_the_design_shape() -> None:
     estimator = opened_at(84_000.0)
     native = estimator.map_view(10.0)
