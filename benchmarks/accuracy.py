@@ -258,6 +258,7 @@ class RunResult:
     baseline: Tally = field(default_factory=Tally)
     hit_rate: list[float] = field(default_factory=list)
     uniform_rate: list[float] = field(default_factory=list)
+    checked: int = 0
     leverage_shares: dict[str, tuple[float, ...]] = field(default_factory=dict)
     holding: str = ""
 
@@ -334,6 +335,7 @@ def run(
                 )
     for key, est in estimators.items():
         score = est.score()
+        result.checked += score.checked
         if score.checked:
             result.hit_rate.append(score.hit_rate)
             result.uniform_rate.append(score.uniform_hit_rate)
@@ -364,11 +366,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = EstimatorConfig()
     tuning = EstimatorTuning()
-    rows: list[tuple[str, float, float, float, float, float, float]] = []
+    rows: list[tuple[str, float, float, float, float, float, float, int]] = []
     for name, scenario in scenario_files(args.scenario):
         est, base = Tally(), Tally()
         hit_rate: list[float] = []
         uniform_rate: list[float] = []
+        checked = 0
         shares: dict[str, list[tuple[float, ...]]] = defaultdict(list)
         started = time.perf_counter()
         for seed in range(1, args.seeds + 1):
@@ -387,6 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             base.top5 += result.baseline.top5
             hit_rate += result.hit_rate
             uniform_rate += result.uniform_rate
+            checked += result.checked
             for key, value in result.leverage_shares.items():
                 shares[key].append(value)
             print(
@@ -400,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         b_emd, b_top = base.summary()
         score = statistics.fmean(hit_rate) if hit_rate else float("nan")
         uniform = statistics.fmean(uniform_rate) if uniform_rate else float("nan")
-        rows.append((name, e_emd, b_emd, e_top, b_top, score, uniform))
+        rows.append((name, e_emd, b_emd, e_top, b_top, score, uniform, checked))
         print(
             f"{name}: {args.seeds} seeds in {time.perf_counter() - started:.0f} s; learned leverage shares "
             f"(config {config.leverage}):",
@@ -412,13 +416,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(
         "| scenario | EMD ratio (liqtui) | EMD ratio (baseline) | liqtui vs baseline | top-5 hit (liqtui) "
-        "| top-5 hit (baseline) | score hit rate | uniform hit rate |"
+        "| top-5 hit (baseline) | score hit rate | uniform hit rate | liquidations scored |"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for name, e_emd, b_emd, e_top, b_top, score, uniform in rows:
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, e_emd, b_emd, e_top, b_top, score, uniform, checked in rows:
         print(
             f"| {name} | {e_emd:.3f} | {b_emd:.3f} | {(e_emd / b_emd - 1) * 100:+.0f} % | {e_top:.2f} | {b_top:.2f} "
-            f"| {score:.2f} | {uniform:.2f} |"
+            f"| {score:.2f} | {uniform:.2f} | {checked} |"
         )
     return 0
 

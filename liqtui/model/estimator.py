@@ -140,6 +140,8 @@ class EstimatorTuning:
     """The prior's weight, in liquidations: a tier's rate moves from 1 only as its evidence outweighs this."""
     learn_min_events: int = 20
     """Learning starts once this many liquidations were attributed (or, in silence, expected)."""
+    learn_from_silence: bool = True
+    """Sweeps that bring fewer liquidations than the exchange reports at the least are evidence too."""
     report_floor: float = 0.1
     """The least share of its liquidations an exchange that reports only some (OKX) is taken to report."""
     weight_floor: float = 0.01
@@ -784,7 +786,7 @@ class Estimator:
             # The liquidations' typical notional converts notional to events (for the prior and the step).
             self._event_usd = reported / self._learn_count
         per_event = self._event_usd
-        silent = self._learn_count < self._learn_floor
+        silent = tuning.learn_from_silence and self._learn_count < self._learn_floor
         if silent:
             evidence = self._learn_floor
             new_events = self._learn_floor_total - self._learned_floor_total
