@@ -550,17 +550,18 @@ class Estimator:
         self._swept_ts[s, bins] = ts_ms
         self._totals[2, s] += removed
         if self._reported:
-            # Exposure in reports: a liquidation the exchange would not report cannot be missed either.
-            share = self._reported_share(float(self._mix() @ removed) / self._event_usd, ts_ms)
-            self._learn_swept[s] += removed * share
+            self._learn_swept[s] += removed
+            self._count_expected_reports(float(self._mix() @ removed) / self._event_usd, ts_ms)
         block[...] = 0.0
         return True
 
-    def _reported_share(self, events: float, ts_ms: int) -> float:
-        """The share of a sweep's `events` typical liquidations the exchange reports at the least; the reports
-        are counted toward the silence test."""
-        if not events > 0.0:
-            return 1.0
+    def _count_expected_reports(self, events: float, ts_ms: int) -> None:
+        """Count the liquidation reports a sweep of `events` typical liquidations brings at the least.
+
+        Only the silence test uses them. Weighing the learning's exposure by them as well (a cascade second on
+        Binance is one report however many it liquidated) was measured, and over-corrected toward high leverage
+        on Binance instruments (the benchmark's default and degen markets got worse), so exposure stays in
+        notional."""
         if self.exchange == "binance":
             # At most one report per symbol per second: P(at least one of the second's liquidations).
             second = ts_ms // 1000
@@ -575,7 +576,6 @@ class Estimator:
             reports = self.tuning.report_floor * events
         self._learn_floor += reports
         self._learn_floor_total += reports
-        return reports / events
 
     def _accumulate_trades(self, trades: Rows) -> None:
         grid = self._grid
