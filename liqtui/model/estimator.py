@@ -939,9 +939,8 @@ def _em_target(
 
     `attributed` is each entry's attributed liquidations, `exposure` the liquidations the estimate swept from it
     per unit share, both in events. Under the current shares an entry expects `E = c · share · exposure` events,
-    with `c` making them add up to what was attributed. When far fewer liquidations were reported than the
-    sweeps should bring at the least (`least_events`), the swept entries nothing was attributed to expect their
-    part of that least and lose share to those not swept.
+    with `c` making them add up to what was attributed, or to `least_events` if more: when far fewer liquidations
+    were reported than the sweeps should bring at the least, the swept entries lose share to those not swept.
     Each rate `attributed / E` gets a Gamma prior of `prior_events` pseudo-events at rate 1, so an entry the
     sweeps barely touched keeps its share, and a handful of events cannot zero a tier.
     """
@@ -949,10 +948,7 @@ def _em_target(
     total = expected.sum()
     if not total > 0.0:
         return shares
-    # Silence speaks against an entry only while nothing was attributed to it: an entry real liquidations came
-    # from exists, even if part of its band was swept in silence (a 25x band reaches to 35x).
-    relative = attributed.sum() / total
-    expected *= np.maximum(relative, least_events / total * np.exp(-attributed))
+    expected *= max(attributed.sum(), least_events) / total
     rate = (prior_events + attributed) / (prior_events + expected)
     target = shares * rate
     target /= target.sum()
