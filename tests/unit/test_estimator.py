@@ -292,12 +292,19 @@ def test_leverage_learning_moves_toward_where_liquidations_land() -> None:
     assert min(shares) >= tuning.weight_floor / 1.5
 
 
-def sweep_cycles(key: str, *, cycles: int, reported: bool = True, report_at_50x_each_second: bool = False) -> Estimator:
+def sweep_cycles(
+    key: str,
+    *,
+    cycles: int,
+    reported: bool = True,
+    report_at_50x_each_second: bool = False,
+    learn_from_silence: bool = True,
+) -> Estimator:
     """Positions open at 100k (taker buys: longs) at 10x and 50x, equal shares; then price falls 4 % a step a
     second, through the 50x level but not the 10x one, and comes back. Liquidations: none, or (with
     `report_at_50x_each_second`) one report at the 50x level in every second that sweeps mass."""
     config = replace(CONFIG, leverage=(10.0, 50.0), leverage_weights=(1.0, 1.0), half_life_hours=1000.0)
-    tuning = EstimatorTuning(band_points=1, holding_scales=(1.0,))
+    tuning = EstimatorTuning(band_points=1, holding_scales=(1.0,), learn_from_silence=learn_from_silence)
     estimator = Estimator(key, config, tuning=tuning)
     ratio50 = liquidation_ratios(
         key.partition(":")[0], np.array([50.0]), estimator.tiers, position_usd=1e4, ref_px=1e5, contract_size_base=1.0
@@ -336,6 +343,8 @@ def test_sweeps_that_liquidate_nothing_move_share_to_the_tiers_not_swept() -> No
     low, high = estimator.leverage_shares
     assert high < 0.2
     assert low > 0.8
+    ratios_alone = sweep_cycles("bybit:BTCUSDT", cycles=6, learn_from_silence=False)
+    assert ratios_alone.leverage_shares == pytest.approx((0.5, 0.5))
 
 
 def test_silence_in_history_without_liquidations_teaches_nothing() -> None:
