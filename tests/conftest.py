@@ -70,6 +70,9 @@ class RecordingMarket:
     def oi_history(self, key: str, period_ms: int, start_ms: int, end_ms: int, limit: int) -> Any:
         return self.inner.oi_history(key, period_ms, start_ms, end_ms, limit)
 
+    def liquidation_history(self, key: str, start_ms: int, end_ms: int) -> Any:
+        return self.inner.liquidation_history(key, start_ms, end_ms)
+
     def status(self) -> Any:
         return getattr(self.inner, "status", dict)()
 

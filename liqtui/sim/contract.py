@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import numpy.typing as npt
 
 from liqtui.model.margin import MarginTier
@@ -62,6 +63,12 @@ class SimLiquidation:
     """The price at which the position's margin is zero (Bybit `p`, OKX `bkPx`)."""
     fill_px: float
     """The average fill of the liquidation order (Binance `ap`)."""
+
+
+SIM_LIQUIDATION_DTYPE = np.dtype(
+    [("ts_ms", "<i8"), ("side", "i1"), ("qty_base", "<f8"), ("bankruptcy_px", "<f8"), ("fill_px", "<f8")]
+)
+"""`SimLiquidation` as a row (`side` is the `Side` value: 1 long, -1 short), for the liquidation history."""
 
 
 @dataclass(slots=True)
@@ -119,4 +126,9 @@ class SimMarket(Protocol):
 
     def oi_history(self, key: str, period_ms: int, start_ms: int, end_ms: int, limit: int) -> npt.NDArray[Any]:
         """Open interest (`OPEN_INTEREST_DTYPE`, single-sided base units) sampled every `period_ms`, as `klines`."""
+        ...
+
+    def liquidation_history(self, key: str, start_ms: int, end_ms: int) -> npt.NDArray[Any]:
+        """Every liquidation (`SIM_LIQUIDATION_DTYPE`) with its time in [start_ms, end_ms], oldest first, the
+        history run before the server started included; only the last few days are kept."""
         ...

@@ -48,8 +48,9 @@ from liqtui.model.margin import (
     okx_liquidation_px_array,
 )
 from liqtui.model.types import TRADE_DTYPE, Exchange, Side
-from liqtui.sim.candles import POSITION_DELTA_DTYPE, CandleStore
+from liqtui.sim.candles import MINUTE_MS, POSITION_DELTA_DTYPE, CandleStore
 from liqtui.sim.contract import (
+    SIM_LIQUIDATION_DTYPE,
     InstrumentState,
     MarketStep,
     SimInstrument,
@@ -147,6 +148,8 @@ class _Listing:
     mark_px: float
     index_px: float
     last_px: float
+    liquidations: LiquidationLog
+    """Every liquidation, reported or not, for the exchanges' liquidation history."""
     premium: float = 0.0
     index_dev: float = 0.0
     funding_rate: float = 0.0
@@ -265,6 +268,7 @@ class Market:
                     index_px=asset.start_px,
                     last_px=asset.start_px,
                     funding_rate=market.funding_base_rate,
+                    liquidations=LiquidationLog(retention_min * MINUTE_MS),
                 )
         self._run_coarse(start_ms, int(now_ms), speed=1.0)
         self._now_ms = int(now_ms)
@@ -348,6 +352,11 @@ class Market:
         """Open interest (`SIM_OPEN_INTEREST_DTYPE`: single-sided base units, plus its quote value) at every
         multiple of `period_ms` in [start_ms, end_ms] that has passed, as `klines`."""
         return self._listings[key].candles.open_interest(period_ms, start_ms, end_ms, limit, self._now_ms)
+
+    def liquidation_history(self, key: str, start_ms: int, end_ms: int) -> npt.NDArray[Any]:
+        """Every liquidation (`SIM_LIQUIDATION_DTYPE`) with its time in [start_ms, end_ms], oldest first: the
+        history and catch-up runs' as well as the reported ones, kept as long as the candles."""
+        return self._listings[key].liquidations.between(start_ms, end_ms)
 
     # --------------------------------------------------------------------------------------------------------
     # Extras for the server's status page, demos and tests
@@ -555,6 +564,7 @@ class Market:
         c.liquidated_long_base += float(qty[longs].sum())
         c.liquidated_short_base += float(qty[~longs].sum())
         tape.add(ts, fill, qty, ~longs, delta_sign=-1.0)
+        li.liquidations.append(ts, side, qty, bankrupt, fill)
         if ctx.out is not None:
             ctx.out.liquidations.setdefault(li.spec.key, []).extend(
                 SimLiquidation(ts_ms=t, side=Side.LONG if s > 0 else Side.SHORT, qty_base=q, bankruptcy_px=b, fill_px=f)
@@ -718,6 +728,56 @@ def _crossed_after(
         hit = after <= liq[row] if longs[row] else after >= liq[row]
         first[i] = sub[row] + 1 + int(np.argmax(hit))
     return doomed, first
+
+
+class LiquidationLog:
+    """One instrument's liquidations, oldest first, for the exchanges' liquidation history (OKX REST).
+
+    Appended a step's batch at a time; batches are merged once many have gathered, and rows older than
+    `retention_ms` before the newest are dropped then.
+    """
+
+    __slots__ = ("_chunks", "retention_ms")
+
+    MERGE_AT = 256
+    """Batches kept apart before they are merged into one array."""
+
+    def __init__(self, retention_ms: int) -> None:
+        self.retention_ms = retention_ms
+        self._chunks: list[npt.NDArray[Any]] = []
+
+    def append(
+        self, ts: npt.NDArray[np.int64], side: FloatArray, qty: FloatArray, bankrupt: FloatArray, fill: FloatArray
+    ) -> None:
+        """Adds one step's liquidations (sorted by time, after every earlier batch's)."""
+        if not len(ts):
+            return
+        rows = np.zeros(len(ts), dtype=SIM_LIQUIDATION_DTYPE)
+        rows["ts_ms"], rows["side"], rows["qty_base"] = ts, side, qty
+        rows["bankruptcy_px"], rows["fill_px"] = bankrupt, fill
+        self._chunks.append(rows)
+        if len(self._chunks) >= self.MERGE_AT:
+            self._merge()
+
+    def between(self, start_ms: int, end_ms: int) -> npt.NDArray[Any]:
+        """The rows with their time in [start_ms, end_ms], oldest first."""
+        self._merge()
+        if not self._chunks:
+            return np.zeros(0, dtype=SIM_LIQUIDATION_DTYPE)
+        rows = self._chunks[0]
+        lo = int(np.searchsorted(rows["ts_ms"], start_ms, side="left"))
+        hi = int(np.searchsorted(rows["ts_ms"], end_ms, side="right"))
+        return rows[lo:hi].copy()
+
+    def _merge(self) -> None:
+        if len(self._chunks) < 2 and not (self._chunks and self._due(self._chunks[0])):
+            return
+        rows = np.concatenate(self._chunks)
+        rows = rows[np.argsort(rows["ts_ms"], kind="stable")]
+        self._chunks = [rows[rows["ts_ms"] >= rows["ts_ms"][-1] - self.retention_ms]] if len(rows) else []
+
+    def _due(self, rows: npt.NDArray[Any]) -> bool:
+        return bool(len(rows)) and int(rows["ts_ms"][0]) < int(rows["ts_ms"][-1]) - self.retention_ms
 
 
 class _Tape:

@@ -109,3 +109,61 @@ async def test_liquidations_are_a_share_and_not_in_time_order(sim_server: Any) -
     recorded = [liq for key, liq in sim_server.recorded if key == f"okx:{BTC}" and liq.ts_ms > start_ms]
     assert 0 < len(times) < len(recorded)
     assert times != sorted(times)
+
+
+async def test_the_liquidation_history_serves_what_the_channel_reports(sim_server: Any) -> None:
+    """`GET /api/v5/public/liquidation-orders`: the same share the channel reports (the same liquidations),
+    newest first, paged back with `after`; OKX's parameter rules."""
+    async with sim_server.connect("/okx/ws/v5/public") as client:
+        await client.send({"op": "subscribe", "args": [{"channel": "liquidation-orders", "instType": "SWAP"}]})
+        await client.until(event("subscribe"))
+        start_ms = sim_server.market.now_ms
+        sim_server.market.shock("BTC", -0.05)
+        await asyncio.sleep(1.0)
+        sim_server.market.shock("BTC", 0.10)
+        frames = [json.loads(text) for text in await client.collect(2.5)]
+    pushed = {
+        (int(detail["ts"]), detail["sz"])
+        for frame in frames
+        for entry in frame["data"]
+        if entry["instId"] == BTC
+        for detail in entry["details"]
+    }
+    path = "/okx/api/v5/public/liquidation-orders?instType=SWAP&instFamily=BTC-USDT&state=filled&limit=100"
+    served: list[dict[str, str]] = []
+    after = ""
+    for _ in range(50):
+        status, doc = await sim_server.get(path + after)
+        assert status == 200 and doc["code"] == "0"
+        if not doc["data"]:
+            break
+        [entry] = doc["data"]
+        assert entry["instId"] == BTC and entry["instFamily"] == "BTC-USDT"
+        details = entry["details"]
+        times = [int(d["ts"]) for d in details]
+        assert times == sorted(times, reverse=True) and len(details) <= 100
+        served.extend(details)
+        # `after` is exclusive: ask again from the oldest time, so rows that share it are not skipped.
+        after = f"&after={times[-1] + 1}"
+        if times[-1] <= start_ms:
+            break
+    recent = {(int(d["ts"]), d["sz"]) for d in served if int(d["ts"]) > start_ms}
+    everything = [liq for key, liq in sim_server.recorded if key == f"okx:{BTC}" and liq.ts_ms > start_ms]
+    assert pushed and pushed <= recent
+    assert len(pushed) <= len(recent) < len(everything)
+    assert all(
+        d["posSide"] in ("long", "short") and d["side"] == {"long": "sell", "short": "buy"}[d["posSide"]]
+        for d in served
+    )
+    # OKX's rules: instType always, instFamily (or uly) for swaps, and only filled orders have a history here.
+    for query, code in (
+        ("instFamily=BTC-USDT&state=filled", "50014"),
+        ("instType=SWAP&state=filled", "50015"),
+        ("instType=SWAP&instFamily=BTC-USDT&state=filled&limit=101", "51000"),
+        ("instType=SWAP&instFamily=BTC-USDT&state=done", "51000"),
+    ):
+        status, doc = await sim_server.get(f"/okx/api/v5/public/liquidation-orders?{query}")
+        assert (status, doc["code"], doc["data"]) == (200, code, []), query
+    for query in ("instType=SWAP&instFamily=BTC-USDT", "instType=SWAP&uly=NOPE-USDT&state=filled"):
+        status, doc = await sim_server.get(f"/okx/api/v5/public/liquidation-orders?{query}")
+        assert (status, doc["code"], doc["data"]) == (200, "0", []), query  # unfilled: none resting

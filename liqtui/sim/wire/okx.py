@@ -24,6 +24,9 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from liqtui.model.types import Exchange, Side
 from liqtui.sim.contract import MarketStep, SimLiquidation, SimMarket, SimTrade
 from liqtui.sim.faults import FaultState
@@ -41,6 +44,19 @@ NOTICE_64008 = "The connection will soon be closed for a service upgrade. Please
 def inst_family(inst_id: str) -> str:
     """`BTC-USDT-SWAP` → `BTC-USDT`."""
     return inst_id.removesuffix("-SWAP")
+
+
+def okx_reports(ts_ms: npt.ArrayLike, qty_base: npt.ArrayLike, share: float, seed: int) -> npt.NDArray[np.bool_]:
+    """Whether OKX reports each liquidation ("not all liquidations"): a `share` of them, picked by a hash of the
+    liquidation's time and size, so the websocket and the REST history report the same ones."""
+    ts = np.asarray(ts_ms, dtype=np.int64).astype(np.uint64)
+    qty = np.ascontiguousarray(qty_base, dtype=np.float64).view(np.uint64)
+    x = ts * np.uint64(0x9E3779B97F4A7C15) ^ qty ^ np.uint64(seed & 0xFFFFFFFF)
+    # splitmix64's finaliser: every input bit moves about half the output bits.
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return np.asarray((x >> np.uint64(11)).astype(np.float64) / float(1 << 53) < share)
 
 
 def channel_error(channel: Any, name: str, value: Any) -> str:
@@ -177,8 +193,14 @@ class OkxHub(ExchangeHub):
             symbol = self._symbol_of_key.get(key)
             if symbol is None:
                 continue
-            for liquidation in liquidations:
-                if self._rng.random() >= self.config.okx_liquidation_share:
+            chosen = okx_reports(
+                [liq.ts_ms for liq in liquidations],
+                [liq.qty_base for liq in liquidations],
+                self.config.okx_liquidation_share,
+                self.config.seed,
+            )
+            for liquidation, report in zip(liquidations, chosen.tolist(), strict=True):
+                if not report:
                     continue  # OKX: "does not represent all liquidations"
                 if self._rng.random() < self.config.okx_liquidation_delay_share:
                     longest = self.config.okx_liquidation_max_delay_ms

@@ -1,4 +1,4 @@
-"""OKX v5 REST under `/okx`: instruments, open interest, mark price, position tiers and candles.
+"""OKX v5 REST under `/okx`: instruments, open interest, mark price, position tiers, candles and liquidation orders.
 
 Every answer is HTTP 200 in OKX's envelope {"code":"0","msg":"","data":[...]}; errors set `code` (50014 missing
 parameter, 50015 one of two required, 51000 bad parameter, 51001 unknown instrument) with an empty `data`.
@@ -13,7 +13,7 @@ from aiohttp import web
 
 from liqtui.sim.contract import SimInstrument
 from liqtui.sim.wire.base import BadParam, candle_turnover, fmt_trim, int_param, json_response, now_ms
-from liqtui.sim.wire.okx import OkxHub, inst_family
+from liqtui.sim.wire.okx import OkxHub, inst_family, okx_reports
 
 BARS_MS = {
     "1m": 60_000,
@@ -29,6 +29,8 @@ BARS_MS = {
     "1D": 86_400_000,
     "1W": 604_800_000,
 }
+LIQUIDATION_HISTORY_MS = 7 * 86_400_000
+"""How far back `liquidation-orders` reaches (about a week, by third-party accounts)."""
 INSTRUMENT_MISSING = "Instrument ID, Instrument ID code, or Spread ID doesn't exist."
 MAX_ORDER_CONTRACTS = "100000000"
 
@@ -64,6 +66,7 @@ class OkxRest:
             web.get("/okx/api/v5/market/candles", self.candles),
             web.get("/okx/api/v5/market/history-candles", self.history_candles),
             web.get("/okx/api/v5/rubik/stat/contracts/open-interest-history", self.open_interest_history),
+            web.get("/okx/api/v5/public/liquidation-orders", self.liquidation_orders),
         ]
 
     def _selected(self, request: web.Request) -> list[SimInstrument] | web.Response:
@@ -233,6 +236,64 @@ class OkxRest:
             for row in history[::-1]
         ]
         return envelope(rows)
+
+    async def liquidation_orders(self, request: web.Request) -> web.Response:
+        """Filled liquidation orders of one instrument family, newest first: the ones the `liquidation-orders`
+        channel reports (a share of all), from the last week. `after` pages back in time (rows older than it),
+        `before` forward; at most 100 rows. The simulator has no resting liquidation orders, so `state=unfilled`
+        (the default) answers no rows."""
+        inst_type = request.query.get("instType")
+        if not inst_type:
+            return empty_param("instType")
+        family = request.query.get("instFamily") or request.query.get("uly")
+        if inst_type == "SWAP" and not family:
+            return envelope([], "50015", "Either parameter uly or instFamily is required.")
+        state = request.query.get("state", "unfilled")
+        if state not in ("unfilled", "filled"):
+            return param_error("state")
+        try:
+            limit = int_param(request, "limit", 100, low=1, high=100)
+            before = int_param(request, "before", None, low=0)
+            after = int_param(request, "after", None, low=0)
+        except BadParam as bad:
+            return param_error(bad.name)
+        assert limit is not None
+        inst_id = f"{family}-SWAP"
+        if inst_type != "SWAP" or state != "filled" or not self.hub.listed(inst_id):
+            return envelope([])
+        now = now_ms()
+        start = max(now - LIQUIDATION_HISTORY_MS, (before or 0) + 1)
+        end = now if after is None else after - 1
+        rows = self.hub.market.liquidation_history(self.hub.key(inst_id), start, end)
+        config = self.hub.config
+        rows = rows[okx_reports(rows["ts_ms"], rows["qty_base"], config.okx_liquidation_share, config.seed)]
+        if not len(rows):
+            return envelope([])
+        px = self.hub.formats[inst_id].px
+        details = [
+            {
+                "bkLoss": "0",
+                "bkPx": px(float(row["bankruptcy_px"])),
+                "ccy": "",
+                "posSide": "long" if row["side"] > 0 else "short",
+                "side": "sell" if row["side"] > 0 else "buy",
+                "sz": self.hub.contracts(inst_id, float(row["qty_base"])),
+                "ts": str(int(row["ts_ms"])),
+            }
+            for row in rows[::-1][:limit]
+        ]
+        return envelope(
+            [
+                {
+                    "details": details,
+                    "instFamily": family,
+                    "instId": inst_id,
+                    "instType": "SWAP",
+                    "totalLoss": "0",
+                    "uly": family,
+                }
+            ]
+        )
 
     async def candles(self, request: web.Request) -> web.Response:
         return self._candles(request, max_limit=300)
