@@ -62,6 +62,10 @@ class History:
     """The instrument's maintenance tiers, empty where unknown (the estimator's defaults apply)."""
     contract_size_base: float = 1.0
     """Base units per contract (OKX's tiers are in contracts)."""
+    liquidations: npt.NDArray[Any] | None = None
+    """`LIQUIDATION_DTYPE` rows, oldest first, where the exchange publishes its liquidation history (OKX)."""
+    liquidations_since_ms: int | None = None
+    """`liquidations` are complete (as the live feed would be) after this time; None: not known to be."""
 
 
 HistoryCallback = Callable[[History], None]
@@ -311,4 +315,15 @@ class FeedEngine:
             tiers = ()
         listed = self.tables.get(exchange, {}).get(symbol)
         contract_size = listed.contract_size_base if listed is not None else 1.0
-        self.on_history(History(f"{exchange.value}:{symbol}", klines, open_interest, tiers, contract_size))
+        liquidations: npt.NDArray[Any] | None = None
+        since_ms: int | None = None
+        if exchange is Exchange.OKX and listed is not None:
+            try:
+                liquidations, since_ms = await history.fetch_liquidation_history(
+                    client, symbol, hours, contract_size, int(time.time() * 1000)
+                )
+            except FeedError as error:
+                log.warning("warm start of %s:%s has no liquidation history: %s", exchange.value, symbol, error)
+        self.on_history(
+            History(f"{exchange.value}:{symbol}", klines, open_interest, tiers, contract_size, liquidations, since_ms)
+        )

@@ -19,13 +19,14 @@ from liqtui.errors import FeedError
 from liqtui.feeds import binance, bybit, okx
 from liqtui.feeds.rest import RestClient
 from liqtui.model.margin import MarginTier
-from liqtui.model.types import KLINE_DTYPE, OPEN_INTEREST_DTYPE, Exchange, Instrument
+from liqtui.model.types import KLINE_DTYPE, LIQUIDATION_DTYPE, OPEN_INTEREST_DTYPE, Exchange, Instrument
 
 __all__ = [
     "KLINE_DTYPE",
     "OPEN_INTEREST_DTYPE",
     "fetch_instruments",
     "fetch_klines",
+    "fetch_liquidation_history",
     "fetch_open_interest_history",
     "fetch_tiers",
 ]
@@ -151,6 +152,48 @@ async def fetch_open_interest_history(client: RestClient, symbol: str, hours: fl
         rows=bars,
         follow=lambda _page, body: {"cursor": cursor} if (cursor := _cursor(body)) else None,
     )
+
+
+LIQUIDATION_PAGES = 20
+"""OKX's liquidation history is read at most this many pages (100 rows each) back."""
+
+
+async def fetch_liquidation_history(
+    client: RestClient, symbol: str, hours: float, contract_size_base: float, now_ms: int
+) -> tuple[npt.NDArray[Any], int | None]:
+    """OKX's reported liquidations of `symbol` over the last `hours` (`LIQUIDATION_DTYPE`, oldest first), and the
+    time after which they are complete, None when nothing is known to be.
+
+    The liquidation channel's history (`GET /api/v5/public/liquidation-orders`), paged back with `after`. Only
+    the stretch the fetched rows span is complete for sure: where the pages ran out, the exchange may keep no
+    older rows rather than have had no liquidations, so silence before the oldest row is not evidence.
+    """
+    if client.exchange is not Exchange.OKX:
+        raise FeedError(f"{client.exchange.value} publishes no liquidation history")
+    start_ms = now_ms - int(hours * 3_600_000)
+    params: dict[str, Any] = {"instType": "SWAP", "instFamily": symbol.removesuffix("-SWAP"), "state": "filled"}
+    pages: list[npt.NDArray[Any]] = []
+    after: int | None = None
+    for _ in range(LIQUIDATION_PAGES):
+        query = {**params, "limit": 100, **({"after": after + 1} if after is not None else {})}
+        page: npt.NDArray[Any] = await _get_parsed(
+            client,
+            "/api/v5/public/liquidation-orders",
+            query,
+            lambda body: okx.parse_liquidation_history(body, symbol, contract_size_base),
+        )
+        pages.append(page)
+        # `after` is exclusive: the next page starts at the oldest time again (rows sharing it are de-duplicated).
+        oldest = int(page["ts_ms"][0]) if page.size else None
+        if oldest is None or oldest <= start_ms or (after is not None and oldest >= after):
+            break
+        after = oldest
+    rows = np.unique(np.concatenate(pages)) if pages else np.zeros(0, dtype=LIQUIDATION_DTYPE)
+    rows = rows[rows["ts_ms"] > start_ms]
+    if rows.size == 0:
+        return rows, None
+    reached_start = bool(pages[-1].size) and int(pages[-1]["ts_ms"][0]) <= start_ms
+    return rows, start_ms if reached_start else int(rows["ts_ms"][0]) - 1
 
 
 async def _paged(

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 import msgspec
+import numpy as np
 import numpy.typing as npt
 import orjson
 from msgspec import field
@@ -54,7 +55,7 @@ from liqtui.feeds.common import (
 )
 from liqtui.model.events import EventBatch, Notice
 from liqtui.model.margin import MarginTier
-from liqtui.model.types import ContractKind, Exchange, Instrument
+from liqtui.model.types import LIQUIDATION_DTYPE, ContractKind, Exchange, Instrument, Side
 
 _loads = orjson.loads
 _number = number
@@ -606,6 +607,40 @@ def _open_interest_history(data: Any) -> npt.NDArray[Any]:
         return open_interest_history([(int(r[0]), float(r[2])) for r in data])
     except PARSE_ERRORS as exc:
         raise shape_error(_EXCHANGE, "open-interest-history", exc) from None
+
+
+def parse_liquidation_history(body: str | bytes, inst_id: str, contract_size_base: float) -> npt.NDArray[Any]:
+    """`GET /api/v5/public/liquidation-orders?instType=SWAP&instFamily=...&state=filled` as `LIQUIDATION_DTYPE`
+    rows of `inst_id` (sizes in contracts times `contract_size_base`), oldest first. Raises FeedError for an
+    error or malformed body.
+
+    The same entries as the `liquidation-orders` channel, newest first::
+
+        {"code":"0","msg":"","data":[{"details":[{"bkLoss":"0","bkPx":"82655.7","ccy":"","posSide":"long",
+         "side":"sell","sz":"8.55","ts":"1791565600771"}],"instFamily":"BTC-USDT","instId":"BTC-USDT-SWAP",
+         "instType":"SWAP","totalLoss":"0","uly":"BTC-USDT"}]}
+    """
+    data = _data(body)
+    rows: list[tuple[int, float, float, int]] = []
+    try:
+        for entry in data:
+            if entry.get("instId") != inst_id:
+                continue
+            for detail in entry["details"]:
+                position = detail.get("posSide")
+                if position not in ("long", "short"):
+                    # One-way mode (`net`): the liquidation order closes the position, so a sell closes a long.
+                    position = {"sell": "long", "buy": "short"}[detail["side"]]
+                side = Side.LONG if position == "long" else Side.SHORT
+                ts_ms, px = int(detail["ts"]), float(detail["bkPx"])
+                qty_base = float(detail["sz"]) * contract_size_base
+                if not (0 < ts_ms < MAX_TS_MS and 0.0 < px < INF and 0.0 < qty_base < INF):
+                    raise ValueError(f"liquidation {detail!r} is out of range")
+                rows.append((ts_ms, px, qty_base, side.value))
+    except PARSE_ERRORS as exc:
+        raise shape_error(_EXCHANGE, "liquidation-orders", exc) from None
+    result = np.array(rows, dtype=LIQUIDATION_DTYPE)
+    return np.sort(result, order="ts_ms")
 
 
 def parse_klines(body: str | bytes) -> npt.NDArray[Any]:

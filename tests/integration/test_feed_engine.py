@@ -303,6 +303,7 @@ async def test_the_warm_start_pages_through_a_long_history_on_every_exchange() -
     from liqtui.sim.scenario import default_scenario
     from liqtui.sim.server import SimServer
     from liqtui.sim.wire.base import now_ms
+    from liqtui.sim.wire.okx import okx_reports
 
     server = SimServer(create_market(replace(default_scenario(), history_hours=18.0), 5, now_ms()))
     await server.start()
@@ -320,6 +321,21 @@ async def test_the_warm_start_pages_through_a_long_history_on_every_exchange() -
         assert len(oi) >= 214, (history.instrument, len(oi))
         assert (np.diff(oi) == 300_000).all(), history.instrument  # oldest first, no gap, no row twice
         assert len(history.klines) >= 214 and (np.diff(history.klines["open_ms"]) == 300_000).all()
+        if not history.instrument.startswith("okx:"):
+            assert history.liquidations is None and history.liquidations_since_ms is None
+    # OKX publishes the liquidations its channel reports: many pages of them, each once, oldest first, and
+    # complete from the oldest on (the simulator's history began after the 18 hours asked for started).
+    [okx] = [h for h in histories if h.instrument.startswith("okx:")]
+    rows = okx.liquidations
+    assert rows is not None and rows.size > 300
+    assert (np.diff(rows["ts_ms"]) >= 0).all() and np.unique(rows).size == rows.size
+    assert okx.liquidations_since_ms == int(rows["ts_ms"][0]) - 1
+    everything = server.market.liquidation_history(okx.instrument, 0, now_ms())
+    reported = everything[okx_reports(everything["ts_ms"], everything["qty_base"], 0.4, 0)]
+    assert 0.3 < rows.size / everything.size < 0.5
+    reported = np.sort(reported[reported["ts_ms"] <= rows["ts_ms"][-1]], order=["ts_ms", "qty_base"])
+    assert rows["ts_ms"].tolist() == reported["ts_ms"].tolist()
+    np.testing.assert_allclose(np.sort(rows, order=["ts_ms", "qty_base"])["qty_base"], reported["qty_base"], rtol=1e-6)
 
 
 async def test_a_history_shorter_than_one_page_arrives_whole(sim_server) -> None:  # type: ignore[no-untyped-def]

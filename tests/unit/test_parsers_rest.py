@@ -21,7 +21,7 @@ from liqtui.feeds.bybit import BybitParser
 from liqtui.feeds.okx import OkxParser
 from liqtui.model.events import EventBatch
 from liqtui.model.margin import MarginTier
-from liqtui.model.types import KLINE_DTYPE, OPEN_INTEREST_DTYPE, ContractKind, Exchange
+from liqtui.model.types import KLINE_DTYPE, OPEN_INTEREST_DTYPE, ContractKind, Exchange, Side
 
 REST = Path(__file__).parents[1] / "data" / "frames" / "rest"
 
@@ -263,6 +263,44 @@ def test_okx_position_tiers_in_contracts_keyed_by_swap() -> None:
             MarginTier(floor=1000.0, cap=4000.0, mmr=0.008, max_leverage=50.0),
         )
     }
+
+
+def _liquidation_orders(*details: dict[str, str], inst_id: str = "BTC-USDT-SWAP") -> bytes:
+    entry = {"details": list(details), "instFamily": "BTC-USDT", "instId": inst_id, "instType": "SWAP"}
+    return json.dumps({"code": "0", "msg": "", "data": [entry]}).encode()
+
+
+def _detail(ts: int, pos_side: str, side: str, sz: str = "8.55", px: str = "82655.7") -> dict[str, str]:
+    return {"bkLoss": "0", "bkPx": px, "ccy": "", "posSide": pos_side, "side": side, "sz": sz, "ts": str(ts)}
+
+
+def test_okx_liquidation_history_is_oldest_first_in_base_units_with_the_liquidated_side() -> None:
+    text = _liquidation_orders(
+        _detail(1791565600771, "long", "sell"),  # newest first, as OKX sends them
+        _detail(1791565500000, "net", "buy", sz="2", px="83000"),  # one-way mode: a buy closes a short
+        _detail(1791565400000, "short", "buy", sz="1"),
+    )
+    rows = okx.parse_liquidation_history(text, "BTC-USDT-SWAP", 0.01)
+    assert rows["ts_ms"].tolist() == [1791565400000, 1791565500000, 1791565600771]
+    assert rows["side"].tolist() == [Side.SHORT.value, Side.SHORT.value, Side.LONG.value]
+    assert rows["qty_base"].tolist() == pytest.approx([0.01, 0.02, 0.0855])
+    assert rows["px"].tolist() == [82655.7, 83000.0, 82655.7]
+    assert okx.parse_liquidation_history(text, "ETH-USDT-SWAP", 0.01).size == 0  # another instrument's rows
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _liquidation_orders(_detail(1791565600771, "net", "hold")),
+        _liquidation_orders(_detail(1791565600771, "long", "sell", sz="-1")),
+        _liquidation_orders(_detail(1791565600771, "long", "sell", px="NaN")),
+        b'{"code":"50015","msg":"Either parameter uly or instFamily is required.","data":[]}',
+        b'{"code":"0","data":[{"instId":"BTC-USDT-SWAP"}]}',
+    ],
+)
+def test_okx_liquidation_history_refuses_an_error_or_a_malformed_row(text: bytes) -> None:
+    with pytest.raises(FeedError, match=r"(?i)okx"):
+        okx.parse_liquidation_history(text, "BTC-USDT-SWAP", 0.01)
 
 
 def test_okx_error_body() -> None:
