@@ -69,6 +69,8 @@ HIT_DISTANCE = 0.005
 OI_EVERY_S = {"binance": 5, "bybit": 1, "okx": 3}
 OKX_REPORTED_SHARE = 0.4
 OKX_LATE_SHARE = 0.1
+OKX_HISTORY_ROWS = 2000
+"""`liqtui.feeds.history.LIQUIDATION_PAGES` pages of 100 rows."""
 
 
 # -------------------------------------------------------------------------------------------- the wire
@@ -127,6 +129,21 @@ class Wire:
             rows[i]["qty_base"] = event.qty_base
             rows[i]["side"] = int(event.side)
         return rows
+
+
+def okx_liquidation_history(
+    market: SimMarket, key: str, start_ms: int, rng: np.random.Generator
+) -> tuple[Rows | None, int | None]:
+    """What the app's warm start gets from OKX's REST liquidation history (None elsewhere): the reported share
+    of the liquidations, the newest `OKX_HISTORY_ROWS` (the pages it reads), complete from the oldest on."""
+    if not key.startswith("okx:"):
+        return None, None
+    events = market.liquidation_history(key, start_ms, START_MS)
+    events = events[rng.random(len(events)) < OKX_REPORTED_SHARE][-OKX_HISTORY_ROWS:]
+    rows = np.zeros(len(events), dtype=LIQUIDATION_DTYPE)
+    rows["ts_ms"], rows["px"] = events["ts_ms"], events["bankruptcy_px"]
+    rows["qty_base"], rows["side"] = events["qty_base"], events["side"]
+    return rows, int(rows["ts_ms"][0]) - 1 if len(rows) else None
 
 
 # -------------------------------------------------------------------------------------------- the baseline
@@ -286,7 +303,8 @@ def run(
         est = Estimator(key, config, tiers=spec.tiers, contract_size_base=spec.contract_size_base, tuning=tuning)
         klines = market.klines(key, 60_000, START_MS - history_ms, START_MS, 1500)
         oi_history = market.oi_history(key, 300_000, START_MS - history_ms, START_MS, 500)
-        warm_start(est, klines, oi_history)
+        liquidations, since = okx_liquidation_history(market, key, START_MS - history_ms, rng)
+        warm_start(est, klines, oi_history, liquidations=liquidations, reported_since_ms=since)
         estimators[key] = est
         base = BaselineMap(config, float(klines["close"][-1]))
         base.on_candles(klines)

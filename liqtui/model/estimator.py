@@ -38,7 +38,8 @@ ratios stay as they were. So every sweep also counts the reports it should at le
 typical liquidations, times the share the exchange reports at the least (Bybit reports every liquidation; Binance
 at most one a second, so a second's sweeps can expect one report at most; OKX an undisclosed share, taken as
 `report_floor`). While fewer liquidations came than that, the swept tiers are credited with the few that came
-and lose their share to the tiers that were not swept (the lower leverages).
+and lose their share to the tiers that were not swept (the lower leverages). Where an exchange publishes its
+liquidation history (OKX), the warm start hears a day of silence this way before going live.
 """
 
 from __future__ import annotations
@@ -328,6 +329,7 @@ class Estimator:
         self._report_second = 0
         self._report_second_events = 0.0
         self._reported = True
+        self._coarse = False
         self._aged_ts_ms = 0
         self._unreported_decay = 1.0
         self._volume_base = 0.0
@@ -392,12 +394,18 @@ class Estimator:
         open_interest: Rows | None = None,
         *,
         liquidations_reported: bool = True,
+        coarse: bool = False,
     ) -> bool:
         """Take the rows that arrived since the last call (any may be None or empty); True when the picture
         changed.
 
         `liquidations_reported=False` says the rows come from a source without liquidations (REST history): its
         sweeps are then no evidence that levels held fewer positions than estimated, and are not learned from.
+        `coarse=True` says they are history in coarse intervals (5-minute candles and open interest) with the
+        exchange's liquidation history: its liquidations are binned, and teach the mix only while fewer came
+        than the sweeps should bring (silence); they are not scored. Positions opened and liquidated within one
+        interval are missing from the estimate, so where plentiful liquidations landed would credit the wrong
+        tiers (measured: on the benchmark's busy markets the mix drifted from the truth, and the map with it).
 
         Trades between two open-interest rows are accumulated and the interval is processed when the closing
         open-interest row arrives; marks and trades sweep levels and move the bins at once. Rows are split at
@@ -409,6 +417,7 @@ class Estimator:
         open_interest = _rows(open_interest, OPEN_INTEREST_DTYPE)
         version = self.version
         self._reported = liquidations_reported
+        self._coarse = coarse
         if open_interest.size == 0:
             self._segment(trades, liquidations, marks)
         else:
@@ -753,7 +762,9 @@ class Estimator:
             )
             hits = cluster_hits(px, clusters, self._bin_factor)
             uniform = uniform_hit_rate(clusters, float(edges[lo_i]), float(edges[hi_i]), self._bin_factor)
-            self.score_keeper.record(hits, uniform, mass_near(px, edges[lo_i : hi_i + 1], window))
+            if not self._coarse:
+                # The score checks the estimate just before each liquidation; coarse history cannot.
+                self.score_keeper.record(hits, uniform, mass_near(px, edges[lo_i : hi_i + 1], window))
             self._attribute(s, px, rows["qty_base"] * rows["px"], weighted)
         if self.config.learn_leverage:
             self._learn()
@@ -804,6 +815,8 @@ class Estimator:
         step = 1.0 - (1.0 - tuning.learn_step) ** new_events
         self._learned_events = self._learn_events
         self._learned_floor_total = self._learn_floor_total
+        if self._coarse and not silent:
+            return
         floor = tuning.weight_floor
         prior = tuning.learn_prior_events
         self._leverage_shares = _floor_normalise(

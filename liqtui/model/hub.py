@@ -87,12 +87,19 @@ class MapHub:
             # An estimator made before the tiers came (reloaded, or tired of waiting) takes them for new positions.
             feed.estimator.tiers = tuple(history.tiers)
         if history.klines.size or history.open_interest.size:
-            applied = warm_start(feed.estimator, history.klines, history.open_interest)
+            applied = warm_start(
+                feed.estimator,
+                history.klines,
+                history.open_interest,
+                liquidations=history.liquidations,
+                reported_since_ms=history.liquidations_since_ms,
+            )
             log.info(
-                "%s warm start: %d candles, %d open-interest rows applied",
+                "%s warm start: %d candles, %d open-interest rows, %d liquidations applied",
                 history.instrument,
                 history.klines.size,
                 applied,
+                0 if history.liquidations is None else history.liquidations.size,
             )
         self._expecting.pop(history.instrument, None)
 

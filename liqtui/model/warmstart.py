@@ -4,7 +4,8 @@ Each candle stands for the trades of its minute(s): its taker-buy volume bought 
 candle's typical price (an estimate of its VWAP), and its high and low sweep levels as trades through them would.
 The open-interest history closes the intervals, exactly as live open-interest rows do, so the warm start and the
 live feed go through the same `Estimator.update`. Only history newer than what the estimator already holds is
-applied, so a reloaded state is continued, not counted twice.
+applied, so a reloaded state is continued, not counted twice. Where the exchange publishes its liquidation
+history (OKX), sweeps that brought fewer liquidations than they should teach the leverage mix, as live ones do.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from liqtui.model.estimator import Estimator
 from liqtui.model.types import MARK_DTYPE, OPEN_INTEREST_DTYPE, TRADE_DTYPE
 
 Rows = npt.NDArray[Any]
+
+_NEVER_REPORTED = np.iinfo(np.int64).max
 
 
 def kline_interval_ms(klines: Rows) -> int:
@@ -57,11 +60,24 @@ def candle_rows(klines: Rows, interval_ms: int) -> tuple[Rows, Rows]:
     return trades, marks
 
 
-def warm_start(estimator: Estimator, klines: Rows, open_interest: Rows, interval_ms: int | None = None) -> int:
+def warm_start(
+    estimator: Estimator,
+    klines: Rows,
+    open_interest: Rows,
+    interval_ms: int | None = None,
+    *,
+    liquidations: Rows | None = None,
+    reported_since_ms: int | None = None,
+) -> int:
     """Feed the estimator the history it does not hold yet; returns how many open-interest rows were applied.
 
     `klines` are `KLINE_DTYPE` rows (extra fields are ignored), `open_interest` `OPEN_INTEREST_DTYPE` rows, any
     order. `interval_ms` is the candles' interval (inferred when None).
+
+    `liquidations` (`LIQUIDATION_DTYPE`) are the exchange's liquidation history where it publishes one (OKX),
+    complete as the live feed would be after `reported_since_ms`: sweeps after that time that brought fewer of
+    them than they should are learned from (`Estimator.update(coarse=True)`); history before it, and all of it
+    without `reported_since_ms`, teaches nothing.
     """
     interval = interval_ms if interval_ms is not None else kline_interval_ms(klines)
     klines = np.sort(klines, order="open_ms") if klines.size else klines
@@ -71,7 +87,21 @@ def warm_start(estimator: Estimator, klines: Rows, open_interest: Rows, interval
     oi = np.zeros(open_interest.size, dtype=OPEN_INTEREST_DTYPE)
     oi["ts_ms"] = open_interest["ts_ms"]
     oi["oi_base"] = open_interest["oi_base"]
-    oi = oi[np.isfinite(oi["oi_base"]) & (oi["ts_ms"] > max(held_ms, estimator.oi_ts_ms))]
+    oi = np.sort(oi[np.isfinite(oi["oi_base"]) & (oi["ts_ms"] > max(held_ms, estimator.oi_ts_ms))], order="ts_ms")
     trades, marks = candle_rows(klines, interval)
-    estimator.update(trades=trades, marks=marks, open_interest=np.sort(oi, order="ts_ms"), liquidations_reported=False)
+    since = _NEVER_REPORTED if liquidations is None or reported_since_ms is None else reported_since_ms
+    before = [rows[rows["ts_ms"] <= since] for rows in (trades, marks, oi)]
+    estimator.update(trades=before[0], marks=before[1], open_interest=before[2], liquidations_reported=False)
+    after = [rows[rows["ts_ms"] > since] for rows in (trades, marks, oi)]
+    if any(rows.size for rows in after):
+        assert liquidations is not None
+        reported = liquidations[(liquidations["ts_ms"] > max(since, held_ms))]
+        estimator.update(
+            trades=after[0],
+            marks=after[1],
+            open_interest=after[2],
+            liquidations=np.sort(reported, order="ts_ms"),
+            liquidations_reported=True,
+            coarse=True,
+        )
     return int(oi.size)

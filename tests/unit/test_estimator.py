@@ -257,9 +257,10 @@ def test_a_liquidation_where_the_map_has_nothing_is_a_miss() -> None:
     assert estimator.score().checked == 1 and estimator.score().hits == 0
 
 
-def test_leverage_learning_moves_toward_where_liquidations_land() -> None:
+def learning_cycles(*, reports: int = 5, coarse: bool = False) -> Estimator:
     """In truth every position is 50x. Cycle after cycle, positions open at 100k and price falls through every
-    tier's level, but liquidations are reported only at the 50x level: the 50x share must grow."""
+    tier's level, but liquidations are reported only at the 50x level (`reports` of them in one second).
+    `coarse` feeds it all as coarse history would be fed."""
     config = replace(CONFIG, leverage=(10.0, 25.0, 50.0), leverage_weights=(1.0, 1.0, 1.0), half_life_hours=1000.0)
     tuning = EstimatorTuning(band_points=1, holding_scales=(1.0,), learn_min_events=3, learn_step=0.05)
     estimator = Estimator(KEY, config, tuning=tuning)
@@ -267,7 +268,7 @@ def test_leverage_learning_moves_toward_where_liquidations_land() -> None:
         "binance", np.array([50.0]), estimator.tiers, position_usd=1e4, ref_px=1e5, contract_size_base=1.0
     )[0, 0]
     ts, open_interest = T0, 1000.0
-    estimator.update(marks=marks([ts], [100_000.0]), open_interest=oi(ts, open_interest))
+    estimator.update(marks=marks([ts], [100_000.0]), open_interest=oi(ts, open_interest), coarse=coarse)
     for _ in range(6):
         for _ in range(5):
             ts += 60_000
@@ -276,20 +277,39 @@ def test_leverage_learning_moves_toward_where_liquidations_land() -> None:
                 trades=trades([ts - 1], [100_000.0], [10.0], [True]),
                 marks=marks([ts], [100_000.0]),
                 open_interest=oi(ts, open_interest),
+                coarse=coarse,
             )
         for px in 100_000.0 * np.exp(-np.arange(1, 130) * 0.001):
             ts += 1000
             crossing = px <= 100_000.0 * ratio50 < px * math.exp(0.001)
             # The positions opened this cycle (five intervals) go one after the other at their level.
             level = liquidation(ts - 1, 100_000.0 * ratio50, 1.0, Side.LONG)
-            liqs = np.concatenate([level] * 5) if crossing else None
-            estimator.update(liquidations=liqs, marks=marks([ts], [px]))
+            liqs = np.concatenate([level] * reports) if crossing else None
+            estimator.update(liquidations=liqs, marks=marks([ts], [px]), coarse=coarse)
         ts += 1000
-        estimator.update(marks=marks([ts], [100_000.0]))
+        estimator.update(marks=marks([ts], [100_000.0]), coarse=coarse)
+    return estimator
+
+
+def test_leverage_learning_moves_toward_where_liquidations_land() -> None:
+    estimator = learning_cycles()
     shares = estimator.leverage_shares
     assert shares[2] > 0.5 > 1 / 3
     assert shares[2] > shares[0] and shares[2] > shares[1]
-    assert min(shares) >= tuning.weight_floor / 1.5
+    assert min(shares) >= estimator.tuning.weight_floor / 1.5
+
+
+def test_coarse_history_liquidations_are_binned_but_neither_attributed_nor_scored() -> None:
+    """In 5-minute history, positions opened and liquidated within one interval are missing from the estimate,
+    so where liquidations land would credit the wrong tiers: coarse history teaches only through silence, and
+    twenty reports a crossing are more than the sweeps should bring at the least."""
+    live, coarse = learning_cycles(reports=20), learning_cycles(reports=20, coarse=True)
+    assert live.leverage_shares[2] > 0.9
+    assert coarse.leverage_shares == pytest.approx((1 / 3, 1 / 3, 1 / 3))
+    assert coarse.score().checked == 0 < live.score().checked
+    realized = sum(coarse.snapshot_json()["bins"]["realized_long_usd"])
+    assert realized > 0
+    assert realized == pytest.approx(sum(live.snapshot_json()["bins"]["realized_long_usd"]))
 
 
 def sweep_cycles(
@@ -299,6 +319,7 @@ def sweep_cycles(
     reported: bool = True,
     report_at_50x_each_second: bool = False,
     learn_from_silence: bool = True,
+    coarse: bool = False,
 ) -> Estimator:
     """Positions open at 100k (taker buys: longs) at 10x and 50x, equal shares; then price falls 4 % a step a
     second, through the 50x level but not the 10x one, and comes back. Liquidations: none, or (with
@@ -320,6 +341,7 @@ def sweep_cycles(
                 marks=marks([ts], [100_000.0]),
                 open_interest=oi(ts, open_interest),
                 liquidations_reported=reported,
+                coarse=coarse,
             )
         for px in 100_000.0 * np.exp(-np.arange(1, 41) * 0.001):
             ts += 1000
@@ -330,9 +352,10 @@ def sweep_cycles(
                 marks=marks([ts], [px]),
                 open_interest=oi(ts, open_interest),
                 liquidations_reported=reported,
+                coarse=coarse,
             )
         ts += 1000
-        estimator.update(marks=marks([ts], [100_000.0]), liquidations_reported=reported)
+        estimator.update(marks=marks([ts], [100_000.0]), liquidations_reported=reported, coarse=coarse)
     return estimator
 
 
@@ -345,6 +368,15 @@ def test_sweeps_that_liquidate_nothing_move_share_to_the_tiers_not_swept() -> No
     assert low > 0.8
     ratios_alone = sweep_cycles("bybit:BTCUSDT", cycles=6, learn_from_silence=False)
     assert ratios_alone.leverage_shares == pytest.approx((0.5, 0.5))
+
+
+def test_silence_in_coarse_history_with_the_liquidation_history_teaches_as_live_silence_does() -> None:
+    """OKX publishes its liquidation history: a day of sweeps that brought none is silence heard at the warm
+    start (here on Bybit's terms, which report every liquidation)."""
+    estimator = sweep_cycles("bybit:BTCUSDT", cycles=6, coarse=True)
+    low, high = estimator.leverage_shares
+    assert high < 0.2
+    assert low > 0.8
 
 
 def test_silence_in_history_without_liquidations_teaches_nothing() -> None:

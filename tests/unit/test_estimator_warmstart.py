@@ -10,7 +10,7 @@ import pytest
 
 from liqtui.config import EstimatorConfig
 from liqtui.model.estimator import Estimator
-from liqtui.model.types import KLINE_DTYPE, OPEN_INTEREST_DTYPE, Side
+from liqtui.model.types import KLINE_DTYPE, LIQUIDATION_DTYPE, OPEN_INTEREST_DTYPE, Side
 from liqtui.model.warmstart import candle_rows, kline_interval_ms, warm_start
 
 CONFIG = replace(EstimatorConfig(), learn_leverage=False)
@@ -88,3 +88,22 @@ def test_candle_ranges_sweep_levels_and_history_teaches_no_leverage() -> None:
     assert estimator.totals(Side.LONG).swept > 0
     # Sweeps without reported liquidations are no evidence about the leverage mix.
     assert estimator.leverage_shares == pytest.approx(CONFIG.leverage_shares)
+
+
+def test_history_with_the_exchanges_liquidation_history_hears_silence_from_when_it_is_complete() -> None:
+    """OKX publishes its liquidations: a day in which price swept the high-leverage levels again and again and
+    nothing was liquidated moves share to the low tiers, but only over the stretch the history is complete for."""
+    klines, oi = history(24 * 60)
+    none = np.zeros(0, dtype=LIQUIDATION_DTYPE)
+
+    def shares(**liquidation_history: Any) -> tuple[float, ...]:
+        estimator = Estimator(KEY, replace(CONFIG, learn_leverage=True))
+        warm_start(estimator, klines, oi, **liquidation_history)
+        return estimator.leverage_shares
+
+    prior = shares()
+    assert prior == pytest.approx(CONFIG.leverage_shares)
+    heard = shares(liquidations=none, reported_since_ms=T0)
+    assert heard[-1] < prior[-1] / 2 and heard[0] > prior[0]  # 100x gave up share to 5x
+    assert shares(liquidations=none) == pytest.approx(prior)  # complete since when is not known
+    assert shares(liquidations=none, reported_since_ms=int(oi["ts_ms"][-1])) == pytest.approx(prior)
