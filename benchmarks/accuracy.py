@@ -297,13 +297,15 @@ def run(
     estimators: dict[str, Estimator] = {}
     baselines: dict[str, BaselineMap] = {}
     wires = {k: Wire(k, rng) for k in keys}
+    # Its own stream, so the live wire's choices do not depend on whether history was drawn from.
+    history_rng = np.random.default_rng(seed + 2)
     history_ms = int(scenario.history_hours * 3_600_000)
     for key in keys:
         spec = market.instruments[key]
         est = Estimator(key, config, tiers=spec.tiers, contract_size_base=spec.contract_size_base, tuning=tuning)
         klines = market.klines(key, 60_000, START_MS - history_ms, START_MS, 1500)
         oi_history = market.oi_history(key, 300_000, START_MS - history_ms, START_MS, 500)
-        liquidations, since = okx_liquidation_history(market, key, START_MS - history_ms, rng)
+        liquidations, since = okx_liquidation_history(market, key, START_MS - history_ms, history_rng)
         warm_start(est, klines, oi_history, liquidations=liquidations, reported_since_ms=since)
         estimators[key] = est
         base = BaselineMap(config, float(klines["close"][-1]))
