@@ -89,8 +89,9 @@ async def test_no_subscription_or_no_push_closes_and_pings_keep_it_open(sim_serv
         assert await pinging.until(lambda f: f == "pong") == "pong"
 
 
-@pytest.mark.sim_config(okx_liquidation_delay_share=0.3, okx_liquidation_max_delay_ms=600)
-async def test_liquidations_are_a_share_and_not_in_time_order(sim_server: Any) -> None:
+async def pushed_through_shocks(sim_server: Any) -> tuple[int, list[Any]]:
+    """The market time before, and the `liquidation-orders` frames pushed over 2.5 s, of a 5 % drop then a 10 %
+    rise of BTC."""
     async with sim_server.connect("/okx/ws/v5/public") as client:
         await client.send({"op": "subscribe", "args": [{"channel": "liquidation-orders", "instType": "SWAP"}]})
         await client.until(event("subscribe"))
@@ -98,7 +99,12 @@ async def test_liquidations_are_a_share_and_not_in_time_order(sim_server: Any) -
         sim_server.market.shock("BTC", -0.05)
         await asyncio.sleep(1.0)
         sim_server.market.shock("BTC", 0.10)
-        frames = [json.loads(text) for text in await client.collect(2.5)]
+        return start_ms, [json.loads(text) for text in await client.collect(2.5)]
+
+
+@pytest.mark.sim_config(okx_liquidation_delay_share=0.3, okx_liquidation_max_delay_ms=600)
+async def test_liquidations_are_a_share_and_not_in_time_order(sim_server: Any) -> None:
+    start_ms, frames = await pushed_through_shocks(sim_server)
     times = [
         int(detail["ts"])
         for frame in frames
@@ -114,14 +120,7 @@ async def test_liquidations_are_a_share_and_not_in_time_order(sim_server: Any) -
 async def test_the_liquidation_history_serves_what_the_channel_reports(sim_server: Any) -> None:
     """`GET /api/v5/public/liquidation-orders`: the same share the channel reports (the same liquidations),
     newest first, paged back with `after`; OKX's parameter rules."""
-    async with sim_server.connect("/okx/ws/v5/public") as client:
-        await client.send({"op": "subscribe", "args": [{"channel": "liquidation-orders", "instType": "SWAP"}]})
-        await client.until(event("subscribe"))
-        start_ms = sim_server.market.now_ms
-        sim_server.market.shock("BTC", -0.05)
-        await asyncio.sleep(1.0)
-        sim_server.market.shock("BTC", 0.10)
-        frames = [json.loads(text) for text in await client.collect(2.5)]
+    start_ms, frames = await pushed_through_shocks(sim_server)
     pushed = {
         (int(detail["ts"]), detail["sz"])
         for frame in frames
