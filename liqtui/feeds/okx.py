@@ -55,7 +55,7 @@ from liqtui.feeds.common import (
 )
 from liqtui.model.events import EventBatch, Notice
 from liqtui.model.margin import MarginTier
-from liqtui.model.types import LIQUIDATION_DTYPE, ContractKind, Exchange, Instrument, Side
+from liqtui.model.types import LIQUIDATION_DTYPE, ContractKind, Exchange, Instrument
 
 _loads = orjson.loads
 _number = number
@@ -317,22 +317,9 @@ class OkxParser(ParserBase):
                 continue
             rows = batch.liquidations[inst_id]
             for detail in entry["details"]:
-                position = detail.get("posSide")
-                if position == "long":
-                    side = LONG
-                elif position == "short":
-                    side = SHORT
-                elif position == "net" or not position:
-                    # One-way mode: the liquidation order closes the position, so a sell closes a long.
-                    order_side = detail["side"]
-                    if order_side == "sell":
-                        side = LONG
-                    elif order_side == "buy":
-                        side = SHORT
-                    else:
-                        return self._invalid("liquidation-orders side", inst_id)
-                else:
-                    return self._invalid("liquidation-orders posSide", inst_id)
+                side = _liquidated_side(detail)
+                if side is None:
+                    return self._invalid("liquidation-orders posSide/side", inst_id)
                 ts_ms = int(detail["ts"])
                 px = float(detail["bkPx"])
                 qty_base = float(detail["sz"]) * contract_base
@@ -609,6 +596,19 @@ def _open_interest_history(data: Any) -> npt.NDArray[Any]:
         raise shape_error(_EXCHANGE, "open-interest-history", exc) from None
 
 
+def _liquidated_side(detail: dict[str, Any]) -> int | None:
+    """The liquidated position's `Side` value of one `liquidation-orders` detail, None if it says neither."""
+    position = detail.get("posSide")
+    if position == "long":
+        return LONG
+    if position == "short":
+        return SHORT
+    if position == "net" or not position:
+        # One-way mode: the liquidation order closes the position, so a sell closes a long.
+        return {"sell": LONG, "buy": SHORT}.get(str(detail.get("side")))
+    return None
+
+
 def parse_liquidation_history(body: str | bytes, inst_id: str, contract_size_base: float) -> npt.NDArray[Any]:
     """`GET /api/v5/public/liquidation-orders?instType=SWAP&instFamily=...&state=filled` as `LIQUIDATION_DTYPE`
     rows of `inst_id` (sizes in contracts times `contract_size_base`), oldest first. Raises FeedError for an
@@ -627,16 +627,12 @@ def parse_liquidation_history(body: str | bytes, inst_id: str, contract_size_bas
             if entry.get("instId") != inst_id:
                 continue
             for detail in entry["details"]:
-                position = detail.get("posSide")
-                if position not in ("long", "short"):
-                    # One-way mode (`net`): the liquidation order closes the position, so a sell closes a long.
-                    position = {"sell": "long", "buy": "short"}[detail["side"]]
-                side = Side.LONG if position == "long" else Side.SHORT
+                side = _liquidated_side(detail)
                 ts_ms, px = int(detail["ts"]), float(detail["bkPx"])
                 qty_base = float(detail["sz"]) * contract_size_base
-                if not (0 < ts_ms < MAX_TS_MS and 0.0 < px < INF and 0.0 < qty_base < INF):
-                    raise ValueError(f"liquidation {detail!r} is out of range")
-                rows.append((ts_ms, px, qty_base, side.value))
+                if side is None or not (0 < ts_ms < MAX_TS_MS and 0.0 < px < INF and 0.0 < qty_base < INF):
+                    raise ValueError(f"liquidation {detail!r} is unreadable or out of range")
+                rows.append((ts_ms, px, qty_base, side))
     except PARSE_ERRORS as exc:
         raise shape_error(_EXCHANGE, "liquidation-orders", exc) from None
     result = np.array(rows, dtype=LIQUIDATION_DTYPE)
