@@ -70,7 +70,7 @@ OI_EVERY_S = {"binance": 5, "bybit": 1, "okx": 3}
 OKX_REPORTED_SHARE = 0.4
 OKX_LATE_SHARE = 0.1
 OKX_HISTORY_ROWS = 2000
-"""`liqtui.feeds.history.LIQUIDATION_PAGES` pages of 100 rows."""
+"""`liqtui.feeds.history.MAX_PAGES` pages of 100 rows."""
 
 
 # -------------------------------------------------------------------------------------------- the wire

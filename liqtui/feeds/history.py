@@ -1,8 +1,9 @@
 """REST fetches per exchange: instrument tables, maintenance tiers, and the warm-start history.
 
 The warm start asks for 5-minute candles and 5-minute open-interest history (the finest period every exchange's
-open-interest history offers), enough to cover `hours`. Bodies are parsed by the exchange modules' pure functions;
-anything unusable becomes one `FeedError` sentence with the exchange's own words.
+open-interest history offers), enough to cover `hours`, and on OKX, the only one that publishes it, the
+liquidation history. Bodies are parsed by the exchange modules' pure functions; anything unusable becomes one
+`FeedError` sentence with the exchange's own words.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from liqtui.errors import FeedError
 from liqtui.feeds import binance, bybit, okx
 from liqtui.feeds.rest import RestClient
 from liqtui.model.margin import MarginTier
-from liqtui.model.types import KLINE_DTYPE, LIQUIDATION_DTYPE, OPEN_INTEREST_DTYPE, Exchange, Instrument
+from liqtui.model.types import KLINE_DTYPE, OPEN_INTEREST_DTYPE, Exchange, Instrument
 
 __all__ = [
     "KLINE_DTYPE",
@@ -154,45 +155,40 @@ async def fetch_open_interest_history(client: RestClient, symbol: str, hours: fl
     )
 
 
-LIQUIDATION_PAGES = 20
-"""OKX's liquidation history is read at most this many pages (100 rows each) back."""
-
-
 async def fetch_liquidation_history(
     client: RestClient, symbol: str, hours: float, contract_size_base: float, now_ms: int
 ) -> tuple[npt.NDArray[Any], int | None]:
     """OKX's reported liquidations of `symbol` over the last `hours` (`LIQUIDATION_DTYPE`, oldest first), and the
     time after which they are complete, None when nothing is known to be.
 
-    The liquidation channel's history (`GET /api/v5/public/liquidation-orders`), paged back with `after`. Only
-    the stretch the fetched rows span is complete for sure: where the pages ran out, the exchange may keep no
-    older rows rather than have had no liquidations, so silence before the oldest row is not evidence.
+    The liquidation channel's history (`GET /api/v5/public/liquidation-orders`), 100 rows a page, paged back
+    with `after`. Only the stretch the fetched rows span is complete for sure: where the pages ran out, the
+    exchange may keep no older rows rather than have had no liquidations, so silence before the oldest row is
+    not evidence.
     """
     if client.exchange is not Exchange.OKX:
         raise FeedError(f"{client.exchange.value} publishes no liquidation history")
     start_ms = now_ms - int(hours * 3_600_000)
-    params: dict[str, Any] = {"instType": "SWAP", "instFamily": symbol.removesuffix("-SWAP"), "state": "filled"}
-    pages: list[npt.NDArray[Any]] = []
-    after: int | None = None
-    for _ in range(LIQUIDATION_PAGES):
-        query = {**params, "limit": 100, **({"after": after + 1} if after is not None else {})}
-        page: npt.NDArray[Any] = await _get_parsed(
-            client,
-            "/api/v5/public/liquidation-orders",
-            query,
-            lambda body: okx.parse_liquidation_history(body, symbol, contract_size_base),
-        )
-        pages.append(page)
-        # `after` is exclusive: the next page starts at the oldest time again (rows sharing it are de-duplicated).
-        oldest = int(page["ts_ms"][0]) if page.size else None
-        if oldest is None or oldest <= start_ms or (after is not None and oldest >= after):
-            break
-        after = oldest
-    rows = np.unique(np.concatenate(pages)) if pages else np.zeros(0, dtype=LIQUIDATION_DTYPE)
+
+    def follow(page: npt.NDArray[Any], _body: bytes) -> dict[str, Any] | None:
+        oldest, newest = int(page["ts_ms"][0]), int(page["ts_ms"][-1])
+        # `after` is exclusive: ask again from the oldest time, so rows sharing it are not skipped (duplicates go);
+        # a page all at one time could only come back again.
+        return {"after": oldest + 1} if start_ms < oldest < newest else None
+
+    rows = await _paged(
+        client,
+        "/api/v5/public/liquidation-orders",
+        {"instType": "SWAP", "instFamily": symbol.removesuffix("-SWAP"), "state": "filled"},
+        lambda body: okx.parse_liquidation_history(body, symbol, contract_size_base),
+        page_rows=100,
+        rows=MAX_PAGES * 100,
+        follow=follow,
+    )
+    reached_start = rows.size > 0 and int(rows["ts_ms"][0]) <= start_ms
     rows = rows[rows["ts_ms"] > start_ms]
     if rows.size == 0:
         return rows, None
-    reached_start = bool(pages[-1].size) and int(pages[-1]["ts_ms"][0]) <= start_ms
     return rows, start_ms if reached_start else int(rows["ts_ms"][0]) - 1
 
 
@@ -206,7 +202,7 @@ async def _paged(
     rows: int,
     follow: Callable[[npt.NDArray[Any], bytes], dict[str, Any] | None],
 ) -> npt.NDArray[Any]:
-    """Open-interest rows fetched page by page until `rows` are in or a page comes back empty or last.
+    """History rows fetched page by page until `rows` are in or a page comes back empty or last.
 
     `follow(page, body)` gives the next request's extra parameters, or None on the last page. The result is
     sorted by time without the rows two pages both carried.
