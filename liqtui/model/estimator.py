@@ -736,10 +736,6 @@ class Estimator:
 
     def _check_and_learn(self, liquidations: Rows) -> None:
         """Score each liquidation against the estimate as it stood before the move that caused it, and learn."""
-        grid = self._grid
-        assert grid is not None and self.mark_px is not None
-        edges = grid.edges()
-        lo_i, hi_i = self._range_indices(self.config.range_pct)
         late_ms = int(self.tuning.late_liquidation_s * 1000)
         mix = self._mix()
         for s, side in enumerate(SIDES):
@@ -749,25 +745,32 @@ class Estimator:
             px = self._liquidation_level(float(SIDE_SIGN[s]), rows["px"].astype(np.float64))
             recent = self._swept_ts[s] >= int(rows["ts_ms"].min()) - late_ms
             weighted = (self._unit[s] + self._swept_unit[s] * recent) * mix[:, None]
-            mass = weighted.sum(axis=0)
-            window = mass[lo_i:hi_i]
-            clusters = find_clusters(
-                edges[lo_i:hi_i],
-                edges[lo_i + 1 : hi_i + 1],
-                window,
-                side,
-                self.mark_px,
-                min_share=self.config.cluster_min_share,
-                rule=self.tuning.cluster,
-            )
-            hits = cluster_hits(px, clusters, self._bin_factor)
-            uniform = uniform_hit_rate(clusters, float(edges[lo_i]), float(edges[hi_i]), self._bin_factor)
             if not self._coarse:
                 # The score checks the estimate just before each liquidation; coarse history cannot.
-                self.score_keeper.record(hits, uniform, mass_near(px, edges[lo_i : hi_i + 1], window))
+                self._record_score(side, px, weighted.sum(axis=0))
             self._attribute(s, px, rows["qty_base"] * rows["px"], weighted)
         if self.config.learn_leverage:
             self._learn()
+
+    def _record_score(self, side: Side, px: FloatArray, mass: FloatArray) -> None:
+        """Did each liquidation at `px` land in a cluster of its side's `mass` within the configured range?"""
+        grid = self._grid
+        assert grid is not None and self.mark_px is not None
+        edges = grid.edges()
+        lo_i, hi_i = self._range_indices(self.config.range_pct)
+        window = mass[lo_i:hi_i]
+        clusters = find_clusters(
+            edges[lo_i:hi_i],
+            edges[lo_i + 1 : hi_i + 1],
+            window,
+            side,
+            self.mark_px,
+            min_share=self.config.cluster_min_share,
+            rule=self.tuning.cluster,
+        )
+        hits = cluster_hits(px, clusters, self._bin_factor)
+        uniform = uniform_hit_rate(clusters, float(edges[lo_i]), float(edges[hi_i]), self._bin_factor)
+        self.score_keeper.record(hits, uniform, mass_near(px, edges[lo_i : hi_i + 1], window))
 
     def _attribute(self, s: int, px: FloatArray, notional: FloatArray, weighted: FloatArray) -> None:
         """Add each liquidation's notional to the components in proportion to their mass near its price."""
