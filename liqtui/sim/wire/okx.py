@@ -327,17 +327,29 @@ class OkxHub(ExchangeHub):
         return dumps({"arg": {"channel": "trades", "instId": symbol}, "data": data})
 
     def _liquidation_detail(self, symbol: str, liquidation: SimLiquidation) -> dict[str, str]:
-        is_long = liquidation.side is Side.LONG
         net = self._rng.random() < self.config.okx_liquidation_net_share
+        return self.liquidation_detail(
+            symbol,
+            is_long=liquidation.side is Side.LONG,
+            qty_base=liquidation.qty_base,
+            bankruptcy_px=liquidation.bankruptcy_px,
+            ts_ms=liquidation.ts_ms,
+            net=net,
+        )
+
+    def liquidation_detail(
+        self, symbol: str, *, is_long: bool, qty_base: float, bankruptcy_px: float, ts_ms: int, net: bool = False
+    ) -> dict[str, str]:
+        """One `details` entry of `liquidation-orders` (the channel's and the REST history's)."""
         return {
             "bkLoss": "0",
-            "bkPx": self.formats[symbol].px(liquidation.bankruptcy_px),
+            "bkPx": self.formats[symbol].px(bankruptcy_px),
             "ccy": "",
             "posSide": "net" if net else ("long" if is_long else "short"),
             # The order side: a long is closed by a sell.
             "side": "sell" if is_long else "buy",
-            "sz": self.contracts(symbol, liquidation.qty_base),
-            "ts": str(liquidation.ts_ms),
+            "sz": self.contracts(symbol, qty_base),
+            "ts": str(ts_ms),
         }
 
     # Faults

@@ -269,17 +269,14 @@ class OkxRest:
         rows = rows[okx_reports(rows["ts_ms"], rows["qty_base"], config.okx_liquidation_share, config.seed)]
         if not len(rows):
             return envelope([])
-        px = self.hub.formats[inst_id].px
         details = [
-            {
-                "bkLoss": "0",
-                "bkPx": px(float(row["bankruptcy_px"])),
-                "ccy": "",
-                "posSide": "long" if row["side"] > 0 else "short",
-                "side": "sell" if row["side"] > 0 else "buy",
-                "sz": self.hub.contracts(inst_id, float(row["qty_base"])),
-                "ts": str(int(row["ts_ms"])),
-            }
+            self.hub.liquidation_detail(
+                inst_id,
+                is_long=bool(row["side"] > 0),
+                qty_base=float(row["qty_base"]),
+                bankruptcy_px=float(row["bankruptcy_px"]),
+                ts_ms=int(row["ts_ms"]),
+            )
             for row in rows[::-1][:limit]
         ]
         return envelope(
