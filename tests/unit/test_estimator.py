@@ -257,6 +257,21 @@ def test_a_liquidation_where_the_map_has_nothing_is_a_miss() -> None:
     assert estimator.score().checked == 1 and estimator.score().hits == 0
 
 
+def open_longs_at_100k(estimator: Estimator, ts: int, open_interest: float, **update: Any) -> tuple[int, float]:
+    """Five one-minute intervals in which open interest rises by 10 and takers buy 10 at 100k (longs open);
+    the time and open interest after them."""
+    for _ in range(5):
+        ts += 60_000
+        open_interest += 10.0
+        estimator.update(
+            trades=trades([ts - 1], [100_000.0], [10.0], [True]),
+            marks=marks([ts], [100_000.0]),
+            open_interest=oi(ts, open_interest),
+            **update,
+        )
+    return ts, open_interest
+
+
 def learning_cycles(*, reports: int = 5, coarse: bool = False) -> Estimator:
     """In truth every position is 50x. Cycle after cycle, positions open at 100k and price falls through every
     tier's level, but liquidations are reported only at the 50x level (`reports` of them in one second).
@@ -270,15 +285,7 @@ def learning_cycles(*, reports: int = 5, coarse: bool = False) -> Estimator:
     ts, open_interest = T0, 1000.0
     estimator.update(marks=marks([ts], [100_000.0]), open_interest=oi(ts, open_interest), coarse=coarse)
     for _ in range(6):
-        for _ in range(5):
-            ts += 60_000
-            open_interest += 10.0
-            estimator.update(
-                trades=trades([ts - 1], [100_000.0], [10.0], [True]),
-                marks=marks([ts], [100_000.0]),
-                open_interest=oi(ts, open_interest),
-                coarse=coarse,
-            )
+        ts, open_interest = open_longs_at_100k(estimator, ts, open_interest, coarse=coarse)
         for px in 100_000.0 * np.exp(-np.arange(1, 130) * 0.001):
             ts += 1000
             crossing = px <= 100_000.0 * ratio50 < px * math.exp(0.001)
@@ -333,16 +340,9 @@ def sweep_cycles(
     ts, open_interest = T0, 1000.0
     estimator.update(marks=marks([ts], [100_000.0]), open_interest=oi(ts, open_interest))
     for _ in range(cycles):
-        for _ in range(5):
-            ts += 60_000
-            open_interest += 10.0
-            estimator.update(
-                trades=trades([ts - 1], [100_000.0], [10.0], [True]),
-                marks=marks([ts], [100_000.0]),
-                open_interest=oi(ts, open_interest),
-                liquidations_reported=reported,
-                coarse=coarse,
-            )
+        ts, open_interest = open_longs_at_100k(
+            estimator, ts, open_interest, liquidations_reported=reported, coarse=coarse
+        )
         for px in 100_000.0 * np.exp(-np.arange(1, 41) * 0.001):
             ts += 1000
             swept = px <= 100_000.0 * ratio50 * 1.002
