@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from liqtui.config import EstimatorConfig
 from liqtui.model.estimator import Estimator
-from liqtui.model.types import LIQUIDATION_DTYPE, MARK_DTYPE, OPEN_INTEREST_DTYPE, TRADE_DTYPE, Side
+from liqtui.model.types import KLINE_DTYPE, LIQUIDATION_DTYPE, MARK_DTYPE, OPEN_INTEREST_DTYPE, TRADE_DTYPE, Side
 from liqtui.model.warmstart import warm_start
 
 Rows = npt.NDArray[Any]
@@ -54,18 +54,7 @@ def warmed(key: str, config: EstimatorConfig, rng: np.random.Generator, px: floa
     estimator = Estimator(key, config)
     minutes = 1440
     closes = px * np.exp(np.cumsum(0.0007 * rng.standard_normal(minutes)))
-    klines = np.zeros(
-        minutes,
-        dtype=[
-            ("open_ms", "<i8"),
-            ("open", "<f8"),
-            ("high", "<f8"),
-            ("low", "<f8"),
-            ("close", "<f8"),
-            ("volume_base", "<f8"),
-            ("taker_buy_base", "<f8"),
-        ],
-    )
+    klines = np.zeros(minutes, dtype=KLINE_DTYPE)
     klines["open_ms"] = T0 - (minutes - np.arange(minutes)) * 60_000
     klines["open"] = np.concatenate(([px], closes[:-1]))
     klines["close"] = closes
