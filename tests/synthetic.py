@@ -7,9 +7,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from liqtui.model.types import MARK_DTYPE, OPEN_INTEREST_DTYPE, TRADE_DTYPE
+from liqtui.model.estimator import Estimator
+from liqtui.model.types import LIQUIDATION_DTYPE, MARK_DTYPE, OPEN_INTEREST_DTYPE, TRADE_DTYPE, Side
 
 Rows = npt.NDArray[Any]
+
+T0 = 1_790_000_000_000
+"""A time in 2026, in epoch milliseconds."""
 
 
 def market_rows(
@@ -30,3 +34,42 @@ def market_rows(
     oi["ts_ms"] = ts[::60] + 59_000
     oi["oi_base"] = 8_000 + np.cumsum(rng.normal(3.0, 10.0, minutes))
     return trades, marks, oi
+
+
+def trades(ts: list[int], px: list[float], qty: list[float], buy: list[bool]) -> np.ndarray[Any, Any]:
+    rows = np.zeros(len(ts), dtype=TRADE_DTYPE)
+    rows["ts_ms"], rows["px"], rows["qty_base"], rows["taker_buy"] = ts, px, qty, buy
+    return rows
+
+
+def marks(ts: list[int], px: list[float]) -> np.ndarray[Any, Any]:
+    rows = np.zeros(len(ts), dtype=MARK_DTYPE)
+    rows["ts_ms"], rows["px"] = ts, px
+    return rows
+
+
+def oi(ts: int, value: float) -> np.ndarray[Any, Any]:
+    rows = np.zeros(1, dtype=OPEN_INTEREST_DTYPE)
+    rows["ts_ms"], rows["oi_base"] = ts, value
+    return rows
+
+
+def liquidation(ts: int, px: float, qty: float, side: Side) -> np.ndarray[Any, Any]:
+    rows = np.zeros(1, dtype=LIQUIDATION_DTYPE)
+    rows["ts_ms"], rows["px"], rows["qty_base"], rows["side"] = ts, px, qty, int(side)
+    return rows
+
+
+def open_longs_at_100k(estimator: Estimator, ts: int, open_interest: float, **update: Any) -> tuple[int, float]:
+    """Five one-minute intervals in which open interest rises by 10 and takers buy 10 at 100k (longs open);
+    the time and open interest after them."""
+    for _ in range(5):
+        ts += 60_000
+        open_interest += 10.0
+        estimator.update(
+            trades=trades([ts - 1], [100_000.0], [10.0], [True]),
+            marks=marks([ts], [100_000.0]),
+            open_interest=oi(ts, open_interest),
+            **update,
+        )
+    return ts, open_interest

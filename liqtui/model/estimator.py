@@ -38,8 +38,11 @@ ratios stay as they were. So every sweep also counts the reports it should at le
 typical liquidations, times the share the exchange reports at the least (Bybit reports every liquidation; Binance
 at most one a second, so a second's sweeps can expect one report at most; OKX an undisclosed share, taken as
 `report_floor`). While fewer liquidations came than that, the swept tiers are credited with the few that came
-and lose their share to the tiers that were not swept (the lower leverages). Where an exchange publishes its
-liquidation history (OKX), the warm start hears a day of silence this way before going live.
+and lose their share to the tiers that were not swept (the lower leverages). The converse holds as well: when
+far more liquidations came than the sweeps could bring even if the exchange reported every one, the swept tiers
+hold too little, and gain share from tiers price never reached (a market of 15-125x traders has no 5x or 10x
+positions, and no liquidation at those levels can say so within a day). Where an exchange publishes its
+liquidation history (OKX), the warm start learns from both before going live.
 """
 
 from __future__ import annotations
@@ -143,6 +146,12 @@ class EstimatorTuning:
     """Learning starts once this many liquidations were attributed (or, in silence, expected)."""
     learn_from_silence: bool = True
     """Sweeps that bring fewer liquidations than the exchange reports at the least are evidence too."""
+    learn_from_excess: bool = True
+    """So are more liquidations than the sweeps could bring, even if the exchange reported every one."""
+    excess_factor: float = 2.0
+    """How many times the most the sweeps could bring is excess. The estimate holds the open interest split
+    between the sides, while the leveraged positions of one side are at most the open interest: its scale may be
+    low by up to 2×, and only liquidations beyond that say the swept tiers hold too little."""
     report_floor: float = 0.1
     """The least share of its liquidations an exchange that reports only some (OKX) is taken to report."""
     weight_floor: float = 0.01
@@ -170,7 +179,7 @@ class MassTotals:
     held: float
 
 
-def _asset_of(symbol: str) -> str:
+def asset_of(symbol: str) -> str:
     """`BTC` from `BTCUSDT` or `BTC-USDT-SWAP`."""
     head = symbol.split("-", maxsplit=1)[0]
     for quote in ("USDT", "USDC", "USD"):
@@ -183,7 +192,7 @@ def default_tiers_for(instrument_key: str, default_mmr: float) -> tuple[MarginTi
     """The default maintenance table for an instrument, or one tier at `default_mmr` on an unknown exchange."""
     exchange, _, symbol = instrument_key.partition(":")
     try:
-        return margin.default_tiers(exchange, _asset_of(symbol))
+        return margin.default_tiers(exchange, asset_of(symbol))
     except ValueError:
         return (MarginTier(floor=0.0, cap=math.inf, mmr=default_mmr, max_leverage=125.0),)
 
@@ -324,6 +333,7 @@ class Estimator:
         self._learn_count = 0.0
         self._learn_floor = 0.0
         self._learn_floor_total = 0.0
+        self._learn_ceiling = 0.0
         self._learned_floor_total = 0.0
         self._event_usd = self.tuning.position_usd
         self._report_second = 0
@@ -402,10 +412,11 @@ class Estimator:
         `liquidations_reported=False` says the rows come from a source without liquidations (REST history): its
         sweeps are then no evidence that levels held fewer positions than estimated, and are not learned from.
         `coarse=True` says they are history in coarse intervals (5-minute candles and open interest) with the
-        exchange's liquidation history: its liquidations are binned, and teach the mix only while fewer came
-        than the sweeps should bring (silence); they are not scored. Positions opened and liquidated within one
-        interval are missing from the estimate, so where plentiful liquidations landed would credit the wrong
-        tiers (measured: on the benchmark's busy markets the mix drifted from the truth, and the map with it).
+        exchange's liquidation history: its liquidations are binned, and teach the mix only while fewer came than
+        the sweeps should bring (silence) or far more than they could (excess); they are not scored. Positions
+        opened and liquidated within one interval are missing from the estimate, so where plentiful liquidations
+        landed would credit the wrong tiers (measured: on the benchmark's busy markets the mix drifted from the
+        truth, and the map with it); how many came, against what the sweeps bring, does not depend on that.
 
         Trades between two open-interest rows are accumulated and the interval is processed when the closing
         open-interest row arrives; marks and trades sweep levels and move the bins at once. Rows are split at
@@ -579,10 +590,13 @@ class Estimator:
             before = self._report_second_events
             self._report_second_events += events
             reports = math.exp(-before) - math.exp(-self._report_second_events)
+            ceiling = reports
         elif self.exchange == "bybit":
-            reports = events
+            reports = ceiling = events
         else:
             reports = self.tuning.report_floor * events
+            ceiling = events
+        self._learn_ceiling += ceiling
         self._learn_floor += reports
         self._learn_floor_total += reports
 
@@ -707,6 +721,7 @@ class Estimator:
         self._learn_swept *= learn_decay
         self._learn_count *= learn_decay
         self._learn_floor *= learn_decay
+        self._learn_ceiling *= learn_decay
         self._unreported_decay *= float(per_class.max())
         if self._unreported_decay < 0.99:
             self._unreported_decay = 1.0
@@ -815,13 +830,22 @@ class Estimator:
         if evidence < tuning.learn_min_events or new_events <= 0.0 or not swept.sum() > 0.0:
             return
         least = self._learn_floor if silent else 0.0
+        most = tuning.excess_factor * self._learn_ceiling
+        excess = tuning.learn_from_excess and not silent and self._learn_count > most
+        if not excess:
+            most = math.inf
         step = 1.0 - (1.0 - tuning.learn_step) ** new_events
         self._learned_events = self._learn_events
         self._learned_floor_total = self._learn_floor_total
-        if self._coarse and not silent:
+        if self._coarse and not (silent or excess):
             return
         floor = tuning.weight_floor
         prior = tuning.learn_prior_events
+        if self._coarse:
+            # Only the count is trusted in coarse history: it is spread over the swept components in proportion
+            # to what each should have brought, so silence and excess move the swept tiers against the others.
+            expected = np.outer(self._holding_shares, self._leverage_shares) * swept
+            attributed = expected * (attributed.sum() / expected.sum())
         self._leverage_shares = _floor_normalise(
             _em_target(
                 self._leverage_shares,
@@ -830,6 +854,7 @@ class Estimator:
                 step=step,
                 prior_events=prior,
                 least_events=least,
+                most_events=most,
             ),
             floor,
         )
@@ -842,6 +867,7 @@ class Estimator:
                     step=step,
                     prior_events=prior,
                     least_events=least,
+                    most_events=most,
                 ),
                 floor,
             )
@@ -950,13 +976,15 @@ def _em_target(
     step: float,
     prior_events: float,
     least_events: float = 0.0,
+    most_events: float = math.inf,
 ) -> FloatArray:
     """Shares moved by `step` toward their EM update, each tier's rate shrunk toward the prior.
 
     `attributed` is each entry's attributed liquidations, `exposure` the liquidations the estimate swept from it
     per unit share, both in events. Under the current shares an entry expects `E = c · share · exposure` events,
-    with `c` making them add up to what was attributed, or to `least_events` if more: when far fewer liquidations
-    were reported than the sweeps should bring at the least, the swept entries lose share to those not swept.
+    with `c` making them add up to what was attributed, clipped to [`least_events`, `most_events`]: when far
+    fewer liquidations were reported than the sweeps should bring at the least, the swept entries lose share to
+    those not swept, and when far more than they could bring, they gain it.
     Each rate `attributed / E` gets a Gamma prior of `prior_events` pseudo-events at rate 1, so an entry the
     sweeps barely touched keeps its share, and a handful of events cannot zero a tier.
     """
@@ -964,7 +992,7 @@ def _em_target(
     total = expected.sum()
     if not total > 0.0:
         return shares
-    expected *= max(attributed.sum(), least_events) / total
+    expected *= max(min(attributed.sum(), most_events), least_events) / total
     rate = (prior_events + attributed) / (prior_events + expected)
     target = shares * rate
     target /= target.sum()

@@ -10,40 +10,16 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from synthetic import T0, liquidation, marks, oi, open_longs_at_100k, trades
 
 from liqtui.config import EstimatorConfig
 from liqtui.model import margin
 from liqtui.model.estimator import Estimator, EstimatorTuning, leverage_bands, liquidation_ratios
-from liqtui.model.types import LIQUIDATION_DTYPE, MARK_DTYPE, OPEN_INTEREST_DTYPE, TRADE_DTYPE, Side
+from liqtui.model.types import Side
 
 CONFIG = EstimatorConfig()
 FIXED = replace(CONFIG, learn_leverage=False)
 KEY = "binance:BTCUSDT"
-T0 = 1_790_000_000_000
-
-
-def trades(ts: list[int], px: list[float], qty: list[float], buy: list[bool]) -> np.ndarray[Any, Any]:
-    rows = np.zeros(len(ts), dtype=TRADE_DTYPE)
-    rows["ts_ms"], rows["px"], rows["qty_base"], rows["taker_buy"] = ts, px, qty, buy
-    return rows
-
-
-def marks(ts: list[int], px: list[float]) -> np.ndarray[Any, Any]:
-    rows = np.zeros(len(ts), dtype=MARK_DTYPE)
-    rows["ts_ms"], rows["px"] = ts, px
-    return rows
-
-
-def oi(ts: int, value: float) -> np.ndarray[Any, Any]:
-    rows = np.zeros(1, dtype=OPEN_INTEREST_DTYPE)
-    rows["ts_ms"], rows["oi_base"] = ts, value
-    return rows
-
-
-def liquidation(ts: int, px: float, qty: float, side: Side) -> np.ndarray[Any, Any]:
-    rows = np.zeros(1, dtype=LIQUIDATION_DTYPE)
-    rows["ts_ms"], rows["px"], rows["qty_base"], rows["side"] = ts, px, qty, int(side)
-    return rows
 
 
 def opened_at(px: float, config: Any = FIXED, buy_qty: float = 3.0, sell_qty: float = 1.0) -> Estimator:
@@ -257,31 +233,16 @@ def test_a_liquidation_where_the_map_has_nothing_is_a_miss() -> None:
     assert estimator.score().checked == 1 and estimator.score().hits == 0
 
 
-def open_longs_at_100k(estimator: Estimator, ts: int, open_interest: float, **update: Any) -> tuple[int, float]:
-    """Five one-minute intervals in which open interest rises by 10 and takers buy 10 at 100k (longs open);
-    the time and open interest after them."""
-    for _ in range(5):
-        ts += 60_000
-        open_interest += 10.0
-        estimator.update(
-            trades=trades([ts - 1], [100_000.0], [10.0], [True]),
-            marks=marks([ts], [100_000.0]),
-            open_interest=oi(ts, open_interest),
-            **update,
-        )
-    return ts, open_interest
-
-
-def learning_cycles(*, reports: int = 5, coarse: bool = False) -> Estimator:
+def learning_cycles(*, reports: int = 5, coarse: bool = False, reported_at: float = 50.0) -> Estimator:
     """In truth every position is 50x. Cycle after cycle, positions open at 100k and price falls through every
-    tier's level, but liquidations are reported only at the 50x level (`reports` of them in one second).
-    `coarse` feeds it all as coarse history would be fed."""
+    tier's level, but liquidations are reported only as it crosses the 50x level (`reports` of them in one
+    second), at the level of the `reported_at` tier. `coarse` feeds it all as coarse history would be fed."""
     config = replace(CONFIG, leverage=(10.0, 25.0, 50.0), leverage_weights=(1.0, 1.0, 1.0), half_life_hours=1000.0)
     tuning = EstimatorTuning(band_points=1, holding_scales=(1.0,), learn_min_events=3, learn_step=0.05)
     estimator = Estimator(KEY, config, tuning=tuning)
-    ratio50 = liquidation_ratios(
-        "binance", np.array([50.0]), estimator.tiers, position_usd=1e4, ref_px=1e5, contract_size_base=1.0
-    )[0, 0]
+    ratio50, ratio_reported = liquidation_ratios(
+        "binance", np.array([50.0, reported_at]), estimator.tiers, position_usd=1e4, ref_px=1e5, contract_size_base=1.0
+    )[0]
     ts, open_interest = T0, 1000.0
     estimator.update(marks=marks([ts], [100_000.0]), open_interest=oi(ts, open_interest), coarse=coarse)
     for _ in range(6):
@@ -290,7 +251,7 @@ def learning_cycles(*, reports: int = 5, coarse: bool = False) -> Estimator:
             ts += 1000
             crossing = px <= 100_000.0 * ratio50 < px * math.exp(0.001)
             # The positions opened this cycle (five intervals) go one after the other at their level.
-            level = liquidation(ts - 1, 100_000.0 * ratio50, 1.0, Side.LONG)
+            level = liquidation(ts - 1, 100_000.0 * ratio_reported, 1.0, Side.LONG)
             liqs = np.concatenate([level] * reports) if crossing else None
             estimator.update(liquidations=liqs, marks=marks([ts], [px]), coarse=coarse)
         ts += 1000
@@ -306,13 +267,18 @@ def test_leverage_learning_moves_toward_where_liquidations_land() -> None:
     assert min(shares) >= estimator.tuning.weight_floor / 1.5
 
 
-def test_coarse_history_liquidations_are_binned_but_neither_attributed_nor_scored() -> None:
+def test_coarse_history_liquidations_are_binned_and_counted_but_neither_placed_nor_scored() -> None:
     """In 5-minute history, positions opened and liquidated within one interval are missing from the estimate,
-    so where liquidations land would credit the wrong tiers: coarse history teaches only through silence, and
-    twenty reports a crossing are more than the sweeps should bring at the least."""
-    live, coarse = learning_cycles(reports=20), learning_cycles(reports=20, coarse=True)
+    so where liquidations land would credit the wrong tiers: coarse history learns from how many came, never
+    from where. Reported at the 50x or at the 10x level, the same liquidations teach it the same mix, where live
+    they teach opposite ones."""
+    live = learning_cycles(reports=20)
+    live_at_10x = learning_cycles(reports=20, reported_at=10.0)
+    coarse = learning_cycles(reports=20, coarse=True)
+    coarse_at_10x = learning_cycles(reports=20, coarse=True, reported_at=10.0)
     assert live.leverage_shares[2] > 0.9
-    assert coarse.leverage_shares == pytest.approx((1 / 3, 1 / 3, 1 / 3))
+    assert live_at_10x.leverage_shares[0] > 0.5
+    assert coarse.leverage_shares == pytest.approx(coarse_at_10x.leverage_shares, abs=0.02)
     assert coarse.score().checked == 0 < live.score().checked
     realized = sum(coarse.snapshot_json()["bins"]["realized_long_usd"])
     assert realized > 0
@@ -325,14 +291,21 @@ def sweep_cycles(
     cycles: int,
     reported: bool = True,
     report_at_50x_each_second: bool = False,
+    report_qty: float = 0.1,
     learn_from_silence: bool = True,
+    learn_from_excess: bool = True,
     coarse: bool = False,
 ) -> Estimator:
     """Positions open at 100k (taker buys: longs) at 10x and 50x, equal shares; then price falls 4 % a step a
     second, through the 50x level but not the 10x one, and comes back. Liquidations: none, or (with
-    `report_at_50x_each_second`) one report at the 50x level in every second that sweeps mass."""
+    `report_at_50x_each_second`) one report of `report_qty` at the 50x level in every second that sweeps mass."""
     config = replace(CONFIG, leverage=(10.0, 50.0), leverage_weights=(1.0, 1.0), half_life_hours=1000.0)
-    tuning = EstimatorTuning(band_points=1, holding_scales=(1.0,), learn_from_silence=learn_from_silence)
+    tuning = EstimatorTuning(
+        band_points=1,
+        holding_scales=(1.0,),
+        learn_from_silence=learn_from_silence,
+        learn_from_excess=learn_from_excess,
+    )
     estimator = Estimator(key, config, tuning=tuning)
     ratio50 = liquidation_ratios(
         key.partition(":")[0], np.array([50.0]), estimator.tiers, position_usd=1e4, ref_px=1e5, contract_size_base=1.0
@@ -346,7 +319,7 @@ def sweep_cycles(
         for px in 100_000.0 * np.exp(-np.arange(1, 41) * 0.001):
             ts += 1000
             swept = px <= 100_000.0 * ratio50 * 1.002
-            liqs = liquidation(ts - 1, px, 0.1, Side.LONG) if swept and report_at_50x_each_second else None
+            liqs = liquidation(ts - 1, px, report_qty, Side.LONG) if swept and report_at_50x_each_second else None
             estimator.update(
                 liquidations=liqs,
                 marks=marks([ts], [px]),
@@ -383,6 +356,22 @@ def test_silence_in_history_without_liquidations_teaches_nothing() -> None:
     """REST history carries no liquidations: its sweeps are no evidence of silence."""
     estimator = sweep_cycles("bybit:BTCUSDT", cycles=6, reported=False)
     assert estimator.leverage_shares == pytest.approx((0.5, 0.5))
+
+
+@pytest.mark.parametrize("coarse", [False, True])
+def test_far_more_liquidated_than_swept_moves_share_from_the_tiers_price_never_reached(coarse: bool) -> None:
+    """Price trades through the 50x level, never the 10x one, and in each such second Binance reports one
+    liquidation worth far more than the estimate swept there: the 50x tier held far more than estimated, which
+    only the tier price never reached can have held instead. Where they landed alone cannot say it: every one is
+    credited to 50x, the only tier swept, so its rate stays 1. Coarse history (OKX's) learns it as live data
+    does."""
+    big = {"report_at_50x_each_second": True, "report_qty": 250.0}
+    estimator = sweep_cycles("binance:BTCUSDT", cycles=6, coarse=coarse, **big)
+    low, high = estimator.leverage_shares
+    assert high > 0.8
+    assert low < 0.2
+    ratios_alone = sweep_cycles("binance:BTCUSDT", cycles=6, coarse=coarse, learn_from_excess=False, **big)
+    assert ratios_alone.leverage_shares == pytest.approx((0.5, 0.5))
 
 
 def test_binance_one_report_a_second_is_not_silence() -> None:
