@@ -47,6 +47,7 @@ from liqtui.config import EstimatorConfig
 from liqtui.model.bins import LogGrid, bin_log_width
 from liqtui.model.clusters import find_clusters
 from liqtui.model.estimator import Estimator, EstimatorTuning
+from liqtui.model.hub import BACKGROUND_EVERY, share_mixes
 from liqtui.model.types import LIQUIDATION_DTYPE, MARK_DTYPE, OPEN_INTEREST_DTYPE, TRADE_DTYPE, Side
 from liqtui.model.views import Cluster
 from liqtui.model.warmstart import warm_start
@@ -311,12 +312,16 @@ def run(
         base = BaselineMap(config, float(klines["close"][-1]))
         base.on_candles(klines)
         baselines[key] = base
+    # As the app's hub does: instruments that learned nothing follow the mix learned on their asset elsewhere.
+    share_mixes(estimators)
     result = RunResult()
     total_s = int(hours * 3600)
     check_at = {int(total_s * i / checks) for i in range(checks + 1)}
     for second in range(total_s + 1):
         now = START_MS + second * 1000
         step = market.advance(now) if second else None
+        if second % BACKGROUND_EVERY == 0:
+            share_mixes(estimators)
         for key in keys:
             wire, est, base = wires[key], estimators[key], baselines[key]
             state = market.state(key)

@@ -294,6 +294,9 @@ class Estimator:
         """The newest open interest seen (intervals close at most once per `min_interval_s`)."""
         self.score_keeper = ScoreKeeper()
         """The running score (design §4 "Score")."""
+        self.mix_steps = 0
+        """How many times the mix was learned from this instrument's own evidence (0: still the prior, or a mix
+        followed from another venue, `follow_mix`)."""
 
         self._bin_log = bin_log_width(config.bin_bps)
         self._bin_factor = math.exp(self._bin_log)
@@ -351,6 +354,19 @@ class Estimator:
     def leverage_shares(self) -> tuple[float, ...]:
         """The current share of positions at each leverage tier (learned when `learn_leverage`)."""
         return tuple(float(w) for w in self._leverage_shares)
+
+    def follow_mix(self, leverage_shares: Sequence[float]) -> bool:
+        """Take another instrument's learned leverage shares as this one's, while this one has learned nothing of
+        its own (and learning is on); True when the picture changed. The shares weigh the whole map at once (the
+        components are kept apart), and the instrument's own evidence moves on from them when it comes."""
+        shares = np.asarray(leverage_shares, dtype=np.float64)
+        if not self.config.learn_leverage or self.mix_steps or shares.shape != self._leverage_shares.shape:
+            return False
+        if np.array_equal(shares, self._leverage_shares):
+            return False
+        self._leverage_shares = shares / shares.sum()
+        self.version += 1
+        return True
 
     @property
     def holding_shares(self) -> dict[float, float]:
@@ -871,6 +887,7 @@ class Estimator:
                 ),
                 floor,
             )
+        self.mix_steps += 1
         self.version += 1
 
     # -- views ----------------------------------------------------------------------------------------------

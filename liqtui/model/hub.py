@@ -7,6 +7,11 @@ instrument whose warm-start history is on its way is not fed live rows until the
 in the rings meanwhile. The same rule back-fills the gap after a restart: a reloaded estimator takes the history
 newer than its saved state.
 
+One asset's traders are much the same people on every venue, but only some venues show how they are leveraged:
+OKX publishes its liquidation history, Binance and Bybit do not, so their warm start can only show the configured
+leverage prior. So an instrument that has learned nothing of its own follows the leverage mix of the instrument
+of the same asset that has learned the most (`Estimator.follow_mix`), until its own liquidations teach it.
+
 For the aggregate view of one asset across exchanges, the estimators' bins share one global log grid (bin k spans
 the same prices everywhere), so their maps add bin by bin.
 """
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +29,7 @@ import numpy as np
 
 from liqtui.model.bins import regroup
 from liqtui.model.clusters import find_clusters
-from liqtui.model.estimator import Estimator, EstimatorSettings
+from liqtui.model.estimator import Estimator, EstimatorSettings, asset_of
 from liqtui.model.persist import load_state, save_state
 from liqtui.model.store import InstrumentData, MarketStore
 from liqtui.model.types import Side
@@ -102,6 +107,7 @@ class MapHub:
                 0 if history.liquidations is None else history.liquidations.size,
             )
         self._expecting.pop(history.instrument, None)
+        self._share_mixes()
 
     def estimator(self, key: str) -> Estimator | None:
         feed = self._feeds.get(key)
@@ -147,7 +153,12 @@ class MapHub:
                 del self._expecting[key]
             if self._feed_rows(self._feed(key), data):
                 changed.add(key)
+        if background:
+            changed |= self._share_mixes()
         return changed
+
+    def _share_mixes(self) -> set[str]:
+        return share_mixes({key: feed.estimator for key, feed in self._feeds.items()})
 
     @staticmethod
     def _feed_rows(feed: _Feed, data: InstrumentData) -> bool:
@@ -224,6 +235,24 @@ class MapHub:
                 save_state(path, feed.estimator)
                 saved += 1
         return saved
+
+
+def share_mixes(estimators: Mapping[str, Estimator]) -> set[str]:
+    """Instruments that learned nothing yet follow the most-learned instrument of their asset; returns those whose
+    picture changed."""
+    by_asset: dict[str, list[tuple[str, Estimator]]] = {}
+    for key, estimator in estimators.items():
+        by_asset.setdefault(asset_of(key.partition(":")[2]), []).append((key, estimator))
+    changed: set[str] = set()
+    for members in by_asset.values():
+        leader_key, leader = max(members, key=lambda member: member[1].mix_steps)
+        if not leader.mix_steps:
+            continue
+        for key, estimator in members:
+            if estimator.follow_mix(leader.leverage_shares):
+                log.debug("%s follows the leverage mix learned on %s", key, leader_key)
+                changed.add(key)
+    return changed
 
 
 def _sum_views(views: list[MapView], name: str, n_bins: int | None) -> MapView:

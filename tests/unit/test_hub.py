@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from synthetic import market_rows
+from synthetic import T0, liquidation, market_rows, marks, oi, open_longs_at_100k
 
 from liqtui.config import default_config
 from liqtui.feeds.engine import History
 from liqtui.model import hub as hub_module
+from liqtui.model.estimator import liquidation_ratios
 from liqtui.model.events import EventBatch
 from liqtui.model.hub import MapHub
+from liqtui.model.margin import OKX_DEFAULT_TAKER_FEE
 from liqtui.model.store import MarketStore
-from liqtui.model.types import KLINE_DTYPE, Exchange
+from liqtui.model.types import KLINE_DTYPE, Exchange, Side
 
 CONFIG = default_config().estimator
 BTC = "binance:BTCUSDT"
@@ -150,3 +153,55 @@ def test_instruments_off_screen_are_fed_less_often_and_lose_nothing() -> None:
     ours, theirs = hub.map_view([eth], 10.0, None), reference.map_view([eth], 10.0, None)
     assert ours is not None and theirs is not None
     np.testing.assert_array_equal(ours.long_usd, theirs.long_usd)
+
+
+def teach_that_every_position_is_50x(hub: MapHub, key: str, start_ms: int = T0) -> None:
+    """Feed one instrument's estimator (straight, not through the store) cycles in which positions open at 100k
+    and price falls through every tier's level, with liquidations only at the 50x level."""
+    estimator = hub.estimator(key)
+    assert estimator is not None
+    ratio50 = liquidation_ratios(
+        "okx", np.array([50.0]), estimator.tiers, position_usd=1e4, ref_px=1e5, contract_size_base=1.0
+    )[0, 0]
+    ts, open_interest = start_ms, 1000.0
+    estimator.update(marks=marks([ts], [100_000.0]), open_interest=oi(ts, open_interest))
+    for _ in range(6):
+        ts, open_interest = open_longs_at_100k(estimator, ts, open_interest)
+        for px in 100_000.0 * np.exp(-np.arange(1, 130) * 0.001):
+            ts += 1000
+            crossing = px <= 100_000.0 * ratio50 < px * np.exp(0.001)
+            bankruptcy = 100_000.0 * ratio50 / (1.0 + estimator.tiers[0].mmr + OKX_DEFAULT_TAKER_FEE)
+            level = liquidation(ts - 1, bankruptcy, 1.0, Side.LONG)
+            estimator.update(liquidations=np.concatenate([level] * 30) if crossing else None, marks=marks([ts], [px]))
+        ts += 1000
+        estimator.update(marks=marks([ts], [100_000.0]))
+
+
+def test_instruments_that_learned_nothing_follow_the_mix_learned_on_their_asset() -> None:
+    """OKX's BTC learned that every position is 50x: Binance's BTC, which has no liquidations of its own yet,
+    shows the same mix; ETH, another asset, keeps the prior. Once Binance's BTC learns on its own, it goes its
+    own way."""
+    config = replace(CONFIG, leverage=(10.0, 25.0, 50.0), leverage_weights=(1.0, 1.0, 1.0))
+    store = MarketStore()
+    hub = MapHub(store, config)
+    okx, binance, eth = "okx:BTC-USDT-SWAP", BTC, "binance:ETHUSDT"
+    hub.on_history(History(okx, np.zeros(0, dtype=KLINE_DTYPE), market_rows(1, 1)[2][:0], ()))
+    fill(store, Exchange.BINANCE, "BTCUSDT", market_rows(2, 30))
+    fill(store, Exchange.BINANCE, "ETHUSDT", market_rows(3, 30))
+    teach_that_every_position_is_50x(hub, okx)
+    leader = hub.estimator(okx)
+    assert leader is not None and leader.leverage_shares[2] > 0.8
+    assert hub.tick() == {binance, eth}  # their first rows, and the mix shared
+    follower, other = hub.estimator(binance), hub.estimator(eth)
+    assert follower is not None and other is not None
+    assert follower.mix_steps == 0
+    assert follower.leverage_shares == pytest.approx(leader.leverage_shares)
+    assert other.leverage_shares == pytest.approx((1 / 3, 1 / 3, 1 / 3))
+    teach_that_every_position_is_50x(hub, binance, start_ms=follower.ts_ms + 60_000)
+    own = follower.leverage_shares
+    assert follower.mix_steps > 0
+    leader.follow_mix((0.8, 0.1, 0.1))  # a leader has its own evidence: it follows no one
+    for _ in range(hub_module.BACKGROUND_EVERY):
+        hub.tick()
+    assert follower.leverage_shares == own
+    assert leader.leverage_shares[2] > 0.8
