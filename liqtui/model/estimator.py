@@ -42,7 +42,8 @@ and lose their share to the tiers that were not swept (the lower leverages). The
 far more liquidations came than the sweeps could bring even if the exchange reported every one, the swept tiers
 hold too little, and gain share from tiers price never reached (a market of 15-125x traders has no 5x or 10x
 positions, and no liquidation at those levels can say so within a day). Where an exchange publishes its
-liquidation history (OKX), the warm start learns from both before going live.
+liquidation history (OKX), the warm start learns from both before going live; live, only silence is heard this
+way (see `EstimatorTuning.learn_from_excess`).
 """
 
 from __future__ import annotations
@@ -147,7 +148,9 @@ class EstimatorTuning:
     learn_from_silence: bool = True
     """Sweeps that bring fewer liquidations than the exchange reports at the least are evidence too."""
     learn_from_excess: bool = True
-    """So are more liquidations than the sweeps could bring, even if the exchange reported every one."""
+    """In coarse history, so are more liquidations than the sweeps could bring, even if the exchange reported
+    every one. Live, where they landed teaches the swept tiers, and excess measured worse: liquidations of
+    positions the estimate misses (opened while open interest fell) pulled Binance's mix toward 25-50x."""
     excess_factor: float = 2.0
     """How many times the most the sweeps could bring is excess. The estimate holds the open interest split
     between the sides, while the leveraged positions of one side are at most the open interest: its scale may be
@@ -847,7 +850,7 @@ class Estimator:
             return
         least = self._learn_floor if silent else 0.0
         most = tuning.excess_factor * self._learn_ceiling
-        excess = tuning.learn_from_excess and not silent and self._learn_count > most
+        excess = tuning.learn_from_excess and self._coarse and not silent and self._learn_count > most
         if not excess:
             most = math.inf
         step = 1.0 - (1.0 - tuning.learn_step) ** new_events

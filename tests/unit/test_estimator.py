@@ -358,20 +358,21 @@ def test_silence_in_history_without_liquidations_teaches_nothing() -> None:
     assert estimator.leverage_shares == pytest.approx((0.5, 0.5))
 
 
-@pytest.mark.parametrize("coarse", [False, True])
-def test_far_more_liquidated_than_swept_moves_share_from_the_tiers_price_never_reached(coarse: bool) -> None:
-    """Price trades through the 50x level, never the 10x one, and in each such second Binance reports one
+def test_far_more_liquidated_than_swept_in_history_moves_share_from_the_tiers_price_never_reached() -> None:
+    """Price trades through the 50x level, never the 10x one, and in each such second the history holds one
     liquidation worth far more than the estimate swept there: the 50x tier held far more than estimated, which
     only the tier price never reached can have held instead. Where they landed alone cannot say it: every one is
-    credited to 50x, the only tier swept, so its rate stays 1. Coarse history (OKX's) learns it as live data
-    does."""
+    credited to 50x, the only tier swept, so its rate stays 1. Live, only where they landed teaches (excess
+    measured worse there)."""
     big = {"report_at_50x_each_second": True, "report_qty": 250.0}
-    estimator = sweep_cycles("binance:BTCUSDT", cycles=6, coarse=coarse, **big)
+    estimator = sweep_cycles("binance:BTCUSDT", cycles=6, coarse=True, **big)
     low, high = estimator.leverage_shares
     assert high > 0.8
     assert low < 0.2
-    ratios_alone = sweep_cycles("binance:BTCUSDT", cycles=6, coarse=coarse, learn_from_excess=False, **big)
+    ratios_alone = sweep_cycles("binance:BTCUSDT", cycles=6, coarse=True, learn_from_excess=False, **big)
     assert ratios_alone.leverage_shares == pytest.approx((0.5, 0.5))
+    live = sweep_cycles("binance:BTCUSDT", cycles=6, **big)
+    assert live.leverage_shares == pytest.approx((0.5, 0.5))
 
 
 def test_binance_one_report_a_second_is_not_silence() -> None:
