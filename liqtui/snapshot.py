@@ -3,12 +3,19 @@
 Headless and Textual-free: connect (the warm start included), collect for N seconds, print the map as a readable
 table or as the JSON of design §7.3, exit. An unknown instrument or exchange, or an exchange that cannot be
 reached, is one sentence on stderr and a non-zero exit (2 for what the user typed, 1 for the network).
+
+Binance and Bybit publish no liquidation history, so on its own their warm-start map could only show the configured
+leverage prior. OKX publishes one: a snapshot of a Binance or Bybit instrument also warm-starts OKX's swap of the
+same asset (`reference_of`), whose learned leverage mix the instrument follows until it learns its own
+(`liqtui.model.hub`). The reference is a help, never a condition: if OKX lists no such swap or cannot be reached,
+the snapshot goes on with the prior and says so in the log.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 import time
 from typing import Any
@@ -16,13 +23,16 @@ from typing import Any
 import orjson
 
 from liqtui.config import Config, load_config
-from liqtui.errors import FeedError, LiqtuiError
+from liqtui.errors import FeedError, LiqtuiError, UnknownInstrumentError
 from liqtui.feeds.engine import FeedEngine
 from liqtui.logs import setup_logging
+from liqtui.model.estimator import asset_of
 from liqtui.model.hub import HISTORY_WAIT_S, MapHub
 from liqtui.model.persist import state_directory
 from liqtui.model.store import FeedStatus, MarketStore
-from liqtui.model.types import instrument_key, parse_instrument_key
+from liqtui.model.types import Exchange, instrument_key, parse_instrument_key
+
+log = logging.getLogger("liqtui.snapshot")
 
 TICK_S = 0.25
 """How often the estimator takes the rows that arrived (as the app's timer does)."""
@@ -61,13 +71,16 @@ async def _collect(config: Config, key: str, seconds: float, *, demo: bool, sim_
     hub = MapHub(store, config.estimator, state_dir=state_dir)
     hub.expect_history([key])
     engine = FeedEngine(config, [key], store, on_history=hub.on_history)
+    reference: tuple[FeedEngine, str] | None = None
     try:
         await engine.check_instruments(require_reachable=True)
         await engine.start()
+        reference = await _start_reference(config, key, store, hub)
         exchange = parse_instrument_key(key)[0]
         status = store.status(exchange)
         deadline = time.monotonic() + HISTORY_WAIT_S
-        while hub.estimator(key) is None and time.monotonic() < deadline:
+        waiting = [key] if reference is None else [key, reference[1]]
+        while any(hub.estimator(k) is None for k in waiting) and time.monotonic() < deadline:
             _raise_if_rejected(status, key)
             hub.tick()
             await asyncio.sleep(TICK_S / 2)
@@ -90,8 +103,38 @@ async def _collect(config: Config, key: str, seconds: float, *, demo: bool, sim_
         return snapshot
     finally:
         await engine.stop()
+        if reference is not None:
+            await reference[0].stop()
         if server is not None:
             await server.stop()
+
+
+def reference_of(key: str) -> str | None:
+    """The instrument whose published liquidation history teaches `key`'s leverage mix: OKX's USDT swap of the
+    same asset, for Binance and Bybit instruments (None for OKX's own)."""
+    exchange, symbol = parse_instrument_key(key)
+    if exchange is Exchange.OKX:
+        return None
+    return instrument_key(Exchange.OKX, f"{asset_of(symbol)}-USDT-SWAP")
+
+
+async def _start_reference(
+    config: Config, key: str, store: MarketStore, hub: MapHub
+) -> tuple[FeedEngine, str] | None:
+    """Start the feed of `key`'s reference instrument (the engine and the reference), or None, with the reason in
+    the log, if there is none."""
+    reference = reference_of(key)
+    if reference is None:
+        return None
+    engine = FeedEngine(config, [reference], store, on_history=hub.on_history)
+    try:
+        await engine.check_instruments(require_reachable=True)
+    except (UnknownInstrumentError, FeedError) as error:
+        log.info("no leverage reference for %s: %s", key, error)
+        return None
+    hub.expect_history([reference])
+    await engine.start()
+    return engine, reference
 
 
 def _raise_if_rejected(status: FeedStatus, key: str) -> None:

@@ -11,6 +11,9 @@ from typing import Any
 import orjson
 import pytest
 
+from liqtui.config import default_config
+from liqtui.model.persist import load_state
+
 
 async def snapshot(*args: str, home: Path, timeout: float = 60.0) -> tuple[int, str, str]:
     env = {**os.environ, "XDG_STATE_HOME": str(home / "state"), "XDG_CONFIG_HOME": str(home / "config")}
@@ -90,3 +93,21 @@ async def test_an_unreachable_exchange_is_one_sentence_and_a_failure(tmp_path: P
     )
     assert code == 1 and out == ""
     assert err.startswith("liqtui: cannot reach bybit") and err.count("\n") == 1
+
+
+async def test_a_binance_snapshot_warm_starts_okx_of_the_same_asset_as_its_leverage_reference(
+    sim_server: Any, tmp_path: Path
+) -> None:
+    """Binance publishes no liquidation history; the snapshot warm-starts OKX's BTC swap as well (its state is
+    saved beside Binance's), and Binance's map shows the leverage mix OKX's estimator holds. (The hub's tests show
+    the following of a learned mix; this short simulated history teaches OKX little.)"""
+    code, out, err = await snapshot(
+        "binance:BTCUSDT", "--sim", sim_server.url, "--seconds", "1", "--json", home=tmp_path
+    )
+    assert code == 0, err
+    shares = orjson.loads(out)["score"]["leverage_shares"]
+    port = sim_server.url.rsplit(":", 1)[1].strip("/")
+    saved = tmp_path / "state" / "liqtui" / f"sim-127.0.0.1-{port}" / "okx_BTC-USDT-SWAP.npz"
+    okx = load_state(saved, default_config().estimator)
+    assert okx is not None and okx.ts_ms > 0
+    assert shares == pytest.approx(okx.leverage_shares)
