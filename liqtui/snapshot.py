@@ -26,11 +26,10 @@ from liqtui.config import Config, load_config
 from liqtui.errors import FeedError, LiqtuiError, UnknownInstrumentError
 from liqtui.feeds.engine import FeedEngine
 from liqtui.logs import setup_logging
-from liqtui.model.estimator import asset_of
 from liqtui.model.hub import HISTORY_WAIT_S, MapHub
 from liqtui.model.persist import state_directory
 from liqtui.model.store import FeedStatus, MarketStore
-from liqtui.model.types import Exchange, instrument_key, parse_instrument_key
+from liqtui.model.types import Exchange, asset_of, instrument_key, parse_instrument_key
 
 log = logging.getLogger("liqtui.snapshot")
 
@@ -112,10 +111,9 @@ async def _collect(config: Config, key: str, seconds: float, *, demo: bool, sim_
 def reference_of(key: str) -> str | None:
     """The instrument whose published liquidation history teaches `key`'s leverage mix: OKX's USDT swap of the
     same asset, for Binance and Bybit instruments (None for OKX's own)."""
-    exchange, symbol = parse_instrument_key(key)
-    if exchange is Exchange.OKX:
+    if parse_instrument_key(key)[0] is Exchange.OKX:
         return None
-    return instrument_key(Exchange.OKX, f"{asset_of(symbol)}-USDT-SWAP")
+    return instrument_key(Exchange.OKX, f"{asset_of(key)}-USDT-SWAP")
 
 
 async def _start_reference(

@@ -61,7 +61,7 @@ from liqtui.model.bins import LogGrid, bin_log_width, global_index, regroup, shi
 from liqtui.model.clusters import DEFAULT_RULE, ClusterRule, find_clusters
 from liqtui.model.margin import MarginTier
 from liqtui.model.score import ScoreKeeper, cluster_hits, mass_near, uniform_hit_rate
-from liqtui.model.types import LIQUIDATION_DTYPE, MARK_DTYPE, OPEN_INTEREST_DTYPE, TRADE_DTYPE, Side
+from liqtui.model.types import LIQUIDATION_DTYPE, MARK_DTYPE, OPEN_INTEREST_DTYPE, TRADE_DTYPE, Side, asset_of
 from liqtui.model.views import Cluster, MapView, Score
 
 FloatArray = npt.NDArray[np.float64]
@@ -182,20 +182,11 @@ class MassTotals:
     held: float
 
 
-def asset_of(symbol: str) -> str:
-    """`BTC` from `BTCUSDT` or `BTC-USDT-SWAP`."""
-    head = symbol.split("-", maxsplit=1)[0]
-    for quote in ("USDT", "USDC", "USD"):
-        if head.endswith(quote) and len(head) > len(quote):
-            return head[: -len(quote)]
-    return head
-
-
 def default_tiers_for(instrument_key: str, default_mmr: float) -> tuple[MarginTier, ...]:
     """The default maintenance table for an instrument, or one tier at `default_mmr` on an unknown exchange."""
-    exchange, _, symbol = instrument_key.partition(":")
+    exchange = instrument_key.partition(":")[0]
     try:
-        return margin.default_tiers(exchange, asset_of(symbol))
+        return margin.default_tiers(exchange, asset_of(instrument_key))
     except ValueError:
         return (MarginTier(floor=0.0, cap=math.inf, mmr=default_mmr, max_leverage=125.0),)
 

@@ -29,10 +29,10 @@ import numpy as np
 
 from liqtui.model.bins import regroup
 from liqtui.model.clusters import find_clusters
-from liqtui.model.estimator import Estimator, EstimatorSettings, asset_of
+from liqtui.model.estimator import Estimator, EstimatorSettings
 from liqtui.model.persist import load_state, save_state
 from liqtui.model.store import InstrumentData, MarketStore
-from liqtui.model.types import Side
+from liqtui.model.types import Side, asset_of
 from liqtui.model.views import Cluster, MapView, Score
 from liqtui.model.warmstart import warm_start
 
@@ -242,7 +242,7 @@ def share_mixes(estimators: Mapping[str, Estimator]) -> set[str]:
     picture changed."""
     by_asset: dict[str, list[tuple[str, Estimator]]] = {}
     for key, estimator in estimators.items():
-        by_asset.setdefault(asset_of(key.partition(":")[2]), []).append((key, estimator))
+        by_asset.setdefault(asset_of(key), []).append((key, estimator))
     changed: set[str] = set()
     for members in by_asset.values():
         leader_key, leader = max(members, key=lambda member: member[1].mix_steps)

@@ -105,6 +105,23 @@ def instrument_key(exchange: Exchange, symbol: str) -> str:
     return f"{exchange.value}:{symbol}"
 
 
+_QUOTE_SUFFIXES = ("USDT", "USDC", "BUSD", "USD")
+
+
+def asset_of(key: str) -> str:
+    """The base asset an instrument trades, from its name: `BTC` for binance:BTCUSDT and okx:BTC-USDT-SWAP.
+
+    Names that follow no known pattern are their own asset, so they are never grouped with another.
+    """
+    symbol = key.partition(":")[2] or key
+    if "-" in symbol:
+        return symbol.split("-", 1)[0]
+    for suffix in _QUOTE_SUFFIXES:
+        if symbol.endswith(suffix) and len(symbol) > len(suffix):
+            return symbol[: -len(suffix)]
+    return symbol
+
+
 # Row types of the rings and batches. Structured dtypes keep one event in one row of one array: no per-event
 # Python object outlives the batch it arrived in.
 

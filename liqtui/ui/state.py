@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from liqtui.model.types import Exchange, parse_instrument_key
+from liqtui.model.types import Exchange, asset_of, parse_instrument_key
 
 ZOOM_LEVELS_PCT = (1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 20.0, 30.0)
 """The map's half-ranges, in percent of the mark, that `+` and `-` step through."""
@@ -21,22 +21,6 @@ DEFAULT_RANGE_PCT = 5.0
 
 _EXCHANGE_ORDER = {exchange.value: rank for rank, exchange in enumerate(Exchange)}
 """binance, bybit, okx: the order `e` cycles through."""
-
-_QUOTE_SUFFIXES = ("USDT", "USDC", "BUSD", "USD")
-
-
-def asset_of(key: str) -> str:
-    """The base asset an instrument trades, from its name: `BTC` for binance:BTCUSDT and okx:BTC-USDT-SWAP.
-
-    Names that follow no known pattern are their own asset, so they are never grouped with another.
-    """
-    exchange, symbol = parse_instrument_key(key)
-    if exchange is Exchange.OKX:
-        return symbol.split("-", 1)[0]
-    for suffix in _QUOTE_SUFFIXES:
-        if symbol.endswith(suffix) and len(symbol) > len(suffix):
-            return symbol[: -len(suffix)]
-    return symbol
 
 
 def exchange_of(key: str) -> str:

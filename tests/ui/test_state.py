@@ -10,13 +10,13 @@ from hypothesis import strategies as st
 from liqtui.config import Config
 from liqtui.model.events import EventBatch
 from liqtui.model.store import FeedState, FeedStatus, MarketStore
-from liqtui.model.types import Exchange, Side
+from liqtui.model.types import Exchange, Side, asset_of
 from liqtui.model.views import Cluster, Score
 from liqtui.ui.panes.clusters import cluster_text, relative_bar
 from liqtui.ui.panes.status import RateMeter, combined_score, feed_words
 from liqtui.ui.panes.tape import LARGE_FACTOR, recent_liquidations, tape_text
 from liqtui.ui.panes.watchlist import WatchEntry, watchlist_text
-from liqtui.ui.state import Selection, asset_of, find_matches
+from liqtui.ui.state import Selection, find_matches
 
 WATCHLIST = Config().watchlist
 

@@ -14,9 +14,8 @@ from rich.text import Text
 from textual.widget import Widget
 
 from liqtui.model.store import MarketStore
-from liqtui.model.types import parse_instrument_key
+from liqtui.model.types import asset_of, parse_instrument_key
 from liqtui.ui import fmt
-from liqtui.ui.state import asset_of
 
 
 @dataclass(frozen=True, slots=True)
