@@ -356,9 +356,11 @@ class Estimator:
         shares = np.asarray(leverage_shares, dtype=np.float64)
         if not self.config.learn_leverage or self.mix_steps or shares.shape != self._leverage_shares.shape:
             return False
+        # Compared once normalised: the same mix must not count as a change (a redraw) on every tick.
+        shares = shares / shares.sum()
         if np.array_equal(shares, self._leverage_shares):
             return False
-        self._leverage_shares = shares / shares.sum()
+        self._leverage_shares = shares
         self.version += 1
         return True
 

@@ -375,6 +375,21 @@ def test_far_more_liquidated_than_swept_in_history_moves_share_from_the_tiers_pr
     assert live.leverage_shares == pytest.approx((0.5, 0.5))
 
 
+def test_following_the_same_mix_again_changes_nothing() -> None:
+    """The hub offers the leader's mix on every background tick: only a new mix may change the picture (and make
+    the map redraw). Shares that do not sum to exactly 1 in floating point are the case that matters."""
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        estimator = Estimator(KEY, CONFIG)
+        weights = rng.random(len(CONFIG.leverage))
+        mix = tuple((weights / weights.sum()).tolist())
+        assert estimator.follow_mix(mix)
+        version = estimator.version
+        assert not estimator.follow_mix(mix)
+        assert estimator.version == version
+        assert estimator.leverage_shares == pytest.approx(mix)
+
+
 def test_binance_one_report_a_second_is_not_silence() -> None:
     """Binance reports at most one liquidation a second: one report in every second that swept 50x mass is all
     that a crowded 50x level can show, so it must not read as silence; on Bybit, which reports all of them, the
