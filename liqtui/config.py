@@ -290,7 +290,8 @@ class EstimatorConfig:
 
     learn_leverage: Flag = True
     """Learn the leverage weights, and how long positions are held, from where realized liquidations land (and
-    from levels price traded through without liquidating anything)."""
+    from levels price traded through without liquidating anything); until an instrument has learned its own, it
+    follows the weights learned on the same asset elsewhere. False keeps the configured weights."""
 
     def __post_init__(self) -> None:
         if len(self.leverage_weights) != len(self.leverage):
