@@ -23,7 +23,12 @@ interest, no ageing. Its figures are from the same run, the same events and the 
 
 Targets (issue 6): EMD ratio ≤ 0.35, at least 30 % below the baseline's, and top-5 hit ≥ 0.8.
 
-Usage: `python benchmarks/accuracy.py [--seeds N] [--hours H] [--scenario FILE ...] [--instruments KEY ...]`
+`--oracle-mix` is a diagnostic, not a result: both methods are given the scenario's true leverage mix (its
+traders' leverages as the tiers, exactly, without bands; no learning). What error is left then comes from the
+positions' dynamics (where and when they open, close and age), the rest of the usual figure from the mix.
+
+Usage: `python benchmarks/accuracy.py [--seeds N] [--hours H] [--scenario FILE ...] [--instruments KEY ...]
+[--oracle-mix]`
 """
 
 from __future__ import annotations
@@ -369,6 +374,20 @@ def run(
     return result
 
 
+def oracle_mix(
+    scenario: Scenario, config: EstimatorConfig, tuning: EstimatorTuning
+) -> tuple[EstimatorConfig, EstimatorTuning]:
+    """The configuration and tuning that give the estimator the scenario's true leverage mix (see the docstring)."""
+    traders = scenario.traders
+    config = dataclasses.replace(
+        config,
+        leverage=traders.leverage_values,
+        leverage_weights=traders.leverage_weights,
+        learn_leverage=False,
+    )
+    return config, dataclasses.replace(tuning, band_points=1, band_width=0.0)
+
+
 def scenario_files(paths: Iterable[str]) -> list[tuple[str, Scenario]]:
     chosen = list(paths)
     if not chosen:
@@ -388,11 +407,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--checks", type=int, default=6, help="comparisons after the warm start (plus one at 0)")
     parser.add_argument("--scenario", action="append", default=[], help="scenario TOML (default: all)")
     parser.add_argument("--instruments", nargs="*", default=None, help="instrument keys (default: all)")
+    parser.add_argument(
+        "--oracle-mix", action="store_true", help="give both methods the scenario's true leverage mix (diagnostic)"
+    )
     args = parser.parse_args(argv)
-    config = EstimatorConfig()
-    tuning = EstimatorTuning()
     rows: list[tuple[str, float, float, float, float, float, float, int]] = []
     for name, scenario in scenario_files(args.scenario):
+        config, tuning = EstimatorConfig(), EstimatorTuning()
+        if args.oracle_mix:
+            config, tuning = oracle_mix(scenario, config, tuning)
         est, base = Tally(), Tally()
         hit_rate: list[float] = []
         uniform_rate: list[float] = []
