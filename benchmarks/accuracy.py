@@ -24,8 +24,9 @@ interest, no ageing. Its figures are from the same run, the same events and the 
 Targets (issue 6): EMD ratio ≤ 0.35, at least 30 % below the baseline's, and top-5 hit ≥ 0.8.
 
 `--oracle-mix` is a diagnostic, not a result: both methods are given the scenario's true leverage mix (its
-traders' leverages as the tiers, exactly, without bands; no learning). What error is left then comes from the
-positions' dynamics (where and when they open, close and age), the rest of the usual figure from the mix.
+traders' leverages as the tiers, exactly, without bands, at its weights; the estimator then learns no mix and keeps
+one holding-time class). What error is left then comes from the positions' dynamics (where and when they open,
+close and age), the rest of the usual figure from the mix.
 
 Usage: `python benchmarks/accuracy.py [--seeds N] [--hours H] [--scenario FILE ...] [--instruments KEY ...]
 [--oracle-mix]`
