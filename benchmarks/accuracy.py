@@ -142,7 +142,8 @@ def okx_liquidation_history(
     market: SimMarket, key: str, start_ms: int, rng: np.random.Generator
 ) -> tuple[Rows | None, int | None]:
     """What the app's warm start gets from OKX's REST liquidation history (None elsewhere): the reported share
-    of the liquidations, the newest `OKX_HISTORY_ROWS` (the pages it reads), complete from the oldest on."""
+    of the liquidations, the newest `OKX_HISTORY_ROWS` (the pages it reads), complete from `start_ms` on when
+    they are all there were, else from the oldest on."""
     if not key.startswith("okx:"):
         return None, None
     events = market.liquidation_history(key, start_ms, START_MS)
@@ -150,7 +151,7 @@ def okx_liquidation_history(
     rows = np.zeros(len(events), dtype=LIQUIDATION_DTYPE)
     rows["ts_ms"], rows["px"] = events["ts_ms"], events["bankruptcy_px"]
     rows["qty_base"], rows["side"] = events["qty_base"], events["side"]
-    return rows, int(rows["ts_ms"][0]) - 1 if len(rows) else None
+    return rows, start_ms if len(rows) < OKX_HISTORY_ROWS else int(rows["ts_ms"][0]) - 1
 
 
 # -------------------------------------------------------------------------------------------- the baseline

@@ -134,7 +134,7 @@ async def fetch_open_interest_history(client: RestClient, symbol: str, hours: fl
         return rows
     if exchange is Exchange.OKX:
         # At most 100 rows a request, newest first: page back in time with `end`.
-        return await _paged(
+        pages, _ = await _paged(
             client,
             "/api/v5/rubik/stat/contracts/open-interest-history",
             {"instId": symbol, "period": "5m"},
@@ -143,8 +143,9 @@ async def fetch_open_interest_history(client: RestClient, symbol: str, hours: fl
             rows=bars,
             follow=lambda page, _body: {"end": int(page["ts_ms"].min()) - 1},
         )
+        return pages
     # Bybit: at most 200 rows a request, paged with the body's cursor.
-    return await _paged(
+    pages, _ = await _paged(
         client,
         "/v5/market/open-interest",
         {"category": "linear", "symbol": symbol, "intervalTime": "5min"},
@@ -153,6 +154,7 @@ async def fetch_open_interest_history(client: RestClient, symbol: str, hours: fl
         rows=bars,
         follow=lambda _page, body: {"cursor": cursor} if (cursor := _cursor(body)) else None,
     )
+    return pages
 
 
 async def fetch_liquidation_history(
@@ -162,9 +164,10 @@ async def fetch_liquidation_history(
     time after which they are complete, None when nothing is known to be.
 
     The liquidation channel's history (`GET /api/v5/public/liquidation-orders`), 100 rows a page, paged back
-    with `after`. Only the stretch the fetched rows span is complete for sure: where the pages ran out, the
-    exchange may keep no older rows rather than have had no liquidations, so silence before the oldest row is
-    not evidence.
+    with `after`. OKX keeps about a week of it (exchanges.md §3.3), far more than a warm start asks for: when a
+    page comes back short before the hours asked for were reached, there were no older reports in them, so the
+    whole span is complete, and an empty history says no liquidation was reported in it (a quiet market's
+    silence is evidence). When the page budget runs out first, only the stretch the fetched rows span is.
     """
     if client.exchange is not Exchange.OKX:
         raise FeedError(f"{client.exchange.value} publishes no liquidation history")
@@ -176,7 +179,7 @@ async def fetch_liquidation_history(
         # a page all at one time could only come back again.
         return {"after": oldest + 1} if start_ms < oldest < newest else None
 
-    rows = await _paged(
+    rows, exhausted = await _paged(
         client,
         "/api/v5/public/liquidation-orders",
         {"instType": "SWAP", "instFamily": symbol.removesuffix("-SWAP"), "state": "filled"},
@@ -185,11 +188,11 @@ async def fetch_liquidation_history(
         rows=MAX_PAGES * 100,
         follow=follow,
     )
-    reached_start = rows.size > 0 and int(rows["ts_ms"][0]) <= start_ms
+    reached_start = exhausted or (rows.size > 0 and int(rows["ts_ms"][0]) <= start_ms)
     rows = rows[rows["ts_ms"] > start_ms]
-    if rows.size == 0:
-        return rows, None
-    return rows, start_ms if reached_start else int(rows["ts_ms"][0]) - 1
+    if reached_start:
+        return rows, start_ms
+    return rows, int(rows["ts_ms"][0]) - 1
 
 
 async def _paged(
@@ -201,10 +204,11 @@ async def _paged(
     page_rows: int,
     rows: int,
     follow: Callable[[npt.NDArray[Any], bytes], dict[str, Any] | None],
-) -> npt.NDArray[Any]:
-    """History rows fetched page by page until `rows` are in or a page comes back empty or last.
+) -> tuple[npt.NDArray[Any], bool]:
+    """History rows fetched page by page until `rows` are in or a page comes back empty or last, and whether
+    the server ran out of them (the last page held fewer rows than asked for).
 
-    `follow(page, body)` gives the next request's extra parameters, or None on the last page. The result is
+    `follow(page, body)` gives the next request's extra parameters, or None on the last page. The rows are
     sorted by time without the rows two pages both carried.
     """
 
@@ -216,14 +220,16 @@ async def _paged(
     pages: list[npt.NDArray[Any]] = []
     extra: dict[str, Any] | None = {}
     fetched = 0
+    exhausted = False
     for _ in range(MAX_PAGES):
-        query = {**params, **(extra or {}), "limit": min(page_rows, rows - fetched)}
-        page, extra = await _get_parsed(client, path, query, read)
+        limit = min(page_rows, rows - fetched)
+        page, extra = await _get_parsed(client, path, {**params, **(extra or {}), "limit": limit}, read)
         pages.append(page)
         fetched += len(page)
+        exhausted = len(page) < limit
         if extra is None or fetched >= rows:
             break
-    return np.unique(np.concatenate(pages)) if pages else np.zeros(0, dtype=OPEN_INTEREST_DTYPE)
+    return np.unique(np.concatenate(pages)), exhausted
 
 
 async def fetch_tiers(client: RestClient, symbol: str) -> tuple[MarginTier, ...]:

@@ -326,15 +326,17 @@ async def test_the_warm_start_pages_through_a_long_history_on_every_exchange() -
         assert len(history.klines) >= 214 and (np.diff(history.klines["open_ms"]) == 300_000).all()
         if not history.instrument.startswith("okx:"):
             assert history.liquidations is None and history.liquidations_since_ms is None
-    # OKX publishes the liquidations its channel reports: many pages of them, each once, oldest first, and
-    # complete from the oldest fetched on. The simulator's history began after the 18 hours asked for started, so
-    # the pages reach its first reported liquidation unless the page budget ran out first: how many the market
-    # had in 18 h depends on the wall-clock time it was built at (from about 250 to over 2,000 for this seed).
+    # OKX publishes the liquidations its channel reports: many pages of them, each once, oldest first. The
+    # simulator's history began after the 18 hours asked for started, so the pages reach its first reported
+    # liquidation unless the page budget ran out first: how many the market had in 18 h depends on the wall-clock
+    # time it was built at (from about 250 to over 2,000 for this seed). Pages that ran out say there were none
+    # older: complete over all 18 hours; a spent budget, only from the oldest fetched on.
     [okx] = [h for h in histories if h.instrument.startswith("okx:")]
     rows = okx.liquidations
     assert rows is not None and rows.size > 100
     assert (np.diff(rows["ts_ms"]) >= 0).all() and np.unique(rows).size == rows.size
-    assert okx.liquidations_since_ms == int(rows["ts_ms"][0]) - 1
+    since_ms = okx.liquidations_since_ms
+    assert since_ms is not None
     everything = server.market.liquidation_history(okx.instrument, 0, now_ms())
     reported = everything[okx_reports(everything["ts_ms"], everything["qty_base"], 0.4, 0)]
     assert 0.3 < reported.size / everything.size < 0.5
@@ -342,9 +344,12 @@ async def test_the_warm_start_pages_through_a_long_history_on_every_exchange() -
     # Each page after the first may repeat the rows sharing the time the previous one ended on (several, where a
     # cascade liquidated several positions in one millisecond).
     most_at_one_ms = int(np.unique(reported["ts_ms"], return_counts=True)[1].max())
-    budget_spent = rows.size >= MAX_PAGES * 100 - (MAX_PAGES - 1) * most_at_one_ms
-    if not budget_spent:
+    budget_may_be_spent = rows.size >= MAX_PAGES * 100 - (MAX_PAGES - 1) * most_at_one_ms
+    if since_ms == int(rows["ts_ms"][0]) - 1:
+        assert budget_may_be_spent, rows.size
+    else:
         assert rows["ts_ms"][0] == reported["ts_ms"][0]
+        assert now_ms() - 18 * 3_600_000 - 60_000 < since_ms < now_ms() - 18 * 3_600_000
     reported = reported[reported["ts_ms"] >= rows["ts_ms"][0]]
     assert rows["ts_ms"].tolist() == reported["ts_ms"].tolist()
     np.testing.assert_allclose(np.sort(rows, order=["ts_ms", "qty_base"])["qty_base"], reported["qty_base"], rtol=1e-6)
@@ -353,7 +358,7 @@ async def test_the_warm_start_pages_through_a_long_history_on_every_exchange() -
 async def test_an_okx_liquidation_history_longer_than_the_page_budget_is_complete_only_where_fetched(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """When the pages run out before the hours asked for, the rows are the newest ones, and completeness is
+    """When the page budget runs out before the hours asked for, the rows are the newest ones, and completeness is
     claimed only from the oldest of them: silence before it is not evidence of no liquidations."""
     from liqtui.feeds import history
     from liqtui.feeds.rest import RestClient
@@ -391,6 +396,33 @@ async def test_an_okx_liquidation_history_longer_than_the_page_budget_is_complet
     assert rows["ts_ms"].tolist() == reported["ts_ms"][-rows.size :].tolist()
     assert since_ms == int(rows["ts_ms"][0]) - 1 > now - 18 * 3_600_000
 
+
+
+async def test_an_okx_liquidation_history_that_runs_out_is_complete_over_all_the_hours_asked() -> None:
+    """OKX keeps about a week of reports: a market of 1x traders, which nothing liquidates, has an empty history,
+    and that is evidence of a quiet day over every hour asked for, not "nothing known"."""
+    from liqtui.feeds import history
+    from liqtui.feeds.rest import RestClient
+    from liqtui.sim.market import create_market
+    from liqtui.sim.scenario import default_scenario
+    from liqtui.sim.server import SimServer
+    from liqtui.sim.wire.base import now_ms
+
+    scenario = default_scenario()
+    unlevered = replace(scenario.traders, leverage_values=(1.0,), leverage_weights=(1.0,))
+    market = create_market(replace(scenario, history_hours=2.0, traders=unlevered), 5, now_ms())
+    assert market.liquidation_history("okx:BTC-USDT-SWAP", 0, market.now_ms).size == 0
+    server = SimServer(market)
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = RestClient(session, Exchange.OKX, fast_config(server.url).exchanges.okx.rest_url)
+            now = now_ms()
+            rows, since_ms = await history.fetch_liquidation_history(client, "BTC-USDT-SWAP", 6.0, 0.01, now)
+    finally:
+        await server.stop()
+    assert rows.size == 0
+    assert since_ms == now - 6 * 3_600_000
 
 async def test_a_history_shorter_than_one_page_arrives_whole(sim_server) -> None:  # type: ignore[no-untyped-def]
     """The simulator keeps one hour: every exchange's open-interest history is one short page, then an empty one."""
