@@ -12,9 +12,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from liqtui.config import Config, default_config
@@ -27,6 +29,9 @@ from liqtui.model.store import FeedState, MarketStore
 from liqtui.model.types import Exchange
 from liqtui.record import Recorder
 from liqtui.replay import replay
+
+if TYPE_CHECKING:
+    from liqtui.sim.market import SimMarket
 
 BTC = ("binance:BTCUSDT", "bybit:BTCUSDT", "okx:BTC-USDT-SWAP")
 
@@ -361,10 +366,8 @@ async def test_an_okx_liquidation_history_longer_than_the_page_budget_is_complet
     """When the page budget runs out before the hours asked for, the rows are the newest ones, and completeness is
     claimed only from the oldest of them: silence before it is not evidence of no liquidations."""
     from liqtui.feeds import history
-    from liqtui.feeds.rest import RestClient
     from liqtui.sim.market import create_market
     from liqtui.sim.scenario import default_scenario
-    from liqtui.sim.server import SimServer
     from liqtui.sim.wire.base import now_ms
     from liqtui.sim.wire.okx import okx_reports
 
@@ -376,15 +379,7 @@ async def test_an_okx_liquidation_history_longer_than_the_page_budget_is_complet
     pages = max(1, reported.size // 200)
     assert reported.size > pages * 100, reported.size
     monkeypatch.setattr(history, "MAX_PAGES", pages)
-    server = SimServer(market)
-    await server.start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            client = RestClient(session, Exchange.OKX, fast_config(server.url).exchanges.okx.rest_url)
-            now = now_ms()
-            rows, since_ms = await history.fetch_liquidation_history(client, "BTC-USDT-SWAP", 18.0, 0.01, now)
-    finally:
-        await server.stop()
+    rows, since_ms, now = await _fetch_okx_btc_liquidation_history(market, 18.0)
     # The market ran on while the pages were fetched; compare up to the newest row the first page carried.
     newer = market.liquidation_history("okx:BTC-USDT-SWAP", int(reported["ts_ms"][-1]) + 1, int(rows["ts_ms"][-1]))
     newer = newer[okx_reports(newer["ts_ms"], newer["qty_base"], 0.4, 0)]
@@ -397,32 +392,43 @@ async def test_an_okx_liquidation_history_longer_than_the_page_budget_is_complet
     assert since_ms == int(rows["ts_ms"][0]) - 1 > now - 18 * 3_600_000
 
 
-
 async def test_an_okx_liquidation_history_that_runs_out_is_complete_over_all_the_hours_asked() -> None:
     """OKX keeps about a week of reports: a market of 1x traders, which nothing liquidates, has an empty history,
     and that is evidence of a quiet day over every hour asked for, not "nothing known"."""
-    from liqtui.feeds import history
-    from liqtui.feeds.rest import RestClient
     from liqtui.sim.market import create_market
     from liqtui.sim.scenario import default_scenario
-    from liqtui.sim.server import SimServer
     from liqtui.sim.wire.base import now_ms
 
     scenario = default_scenario()
     unlevered = replace(scenario.traders, leverage_values=(1.0,), leverage_weights=(1.0,))
     market = create_market(replace(scenario, history_hours=2.0, traders=unlevered), 5, now_ms())
     assert market.liquidation_history("okx:BTC-USDT-SWAP", 0, market.now_ms).size == 0
+    rows, since_ms, now = await _fetch_okx_btc_liquidation_history(market, 6.0)
+    assert rows.size == 0
+    assert since_ms == now - 6 * 3_600_000
+
+
+async def _fetch_okx_btc_liquidation_history(
+    market: SimMarket, hours: float
+) -> tuple[npt.NDArray[Any], int | None, int]:
+    """Serve `market` and fetch OKX's BTC swap liquidation history over the last `hours`: the rows, the time after
+    which they are complete, and the clock reading the fetch was given."""
+    from liqtui.feeds import history
+    from liqtui.feeds.rest import RestClient
+    from liqtui.sim.server import SimServer
+    from liqtui.sim.wire.base import now_ms
+
     server = SimServer(market)
     await server.start()
     try:
         async with aiohttp.ClientSession() as session:
             client = RestClient(session, Exchange.OKX, fast_config(server.url).exchanges.okx.rest_url)
             now = now_ms()
-            rows, since_ms = await history.fetch_liquidation_history(client, "BTC-USDT-SWAP", 6.0, 0.01, now)
+            rows, since_ms = await history.fetch_liquidation_history(client, "BTC-USDT-SWAP", hours, 0.01, now)
     finally:
         await server.stop()
-    assert rows.size == 0
-    assert since_ms == now - 6 * 3_600_000
+    return rows, since_ms, now
+
 
 async def test_a_history_shorter_than_one_page_arrives_whole(sim_server) -> None:  # type: ignore[no-untyped-def]
     """The simulator keeps one hour: every exchange's open-interest history is one short page, then an empty one."""
