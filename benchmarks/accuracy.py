@@ -50,6 +50,7 @@ import numpy as np
 import numpy.typing as npt
 
 from liqtui.config import EstimatorConfig
+from liqtui.feeds.history import MAX_PAGES
 from liqtui.model.bins import LogGrid, bin_log_width
 from liqtui.model.clusters import find_clusters
 from liqtui.model.estimator import Estimator, EstimatorTuning
@@ -76,8 +77,8 @@ HIT_DISTANCE = 0.005
 OI_EVERY_S = {"binance": 5, "bybit": 1, "okx": 3}
 OKX_REPORTED_SHARE = 0.4
 OKX_LATE_SHARE = 0.1
-OKX_HISTORY_ROWS = 2000
-"""`liqtui.feeds.history.MAX_PAGES` pages of 100 rows."""
+OKX_HISTORY_ROWS = MAX_PAGES * 100
+"""The rows the app's warm start reads of OKX's liquidation history: its page budget, 100 rows a page."""
 
 
 # -------------------------------------------------------------------------------------------- the wire
