@@ -12,6 +12,7 @@ Every task is held by the engine (an unreferenced task can be garbage-collected 
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -69,6 +70,24 @@ class History:
 
 
 HistoryCallback = Callable[[History], None]
+
+
+def _unlisted(exchange: Exchange, symbol: str, table: dict[str, Instrument]) -> str:
+    """An unlisted symbol, named with the exchange's nearest spellings when it has any (`BTCUSD` on Binance:
+    did you mean binance:BTCUSDT?), else with what a short list holds or how that exchange spells its symbols."""
+    typed = symbol.upper()
+    # A wrong suffix on a listed asset (BTCUSD, ETH-USDT) names that asset's perpetual; otherwise only a close
+    # spelling of a whole symbol does (DOGUSDT), not every symbol that shares the suffix.
+    near = [
+        s for s in difflib.get_close_matches(typed, list(table), n=3, cutoff=0.6) if typed.startswith(table[s].base)
+    ]
+    near = near or difflib.get_close_matches(typed, list(table), n=3, cutoff=0.85)
+    if near:
+        return f"{exchange.value}:{symbol} (did you mean {' or '.join(f'{exchange.value}:{n}' for n in near)}?)"
+    if len(table) <= 5:  # a simulator's short list says more than a spelling example
+        return f"{exchange.value}:{symbol} (it lists {', '.join(sorted(table)) or 'none'})"
+    example = "BTC-USDT-SWAP" if exchange is Exchange.OKX else "BTCUSDT"
+    return f"{exchange.value}:{symbol} (it spells them like {exchange.value}:{example})"
 
 
 def load_binance_tiers(path: str) -> dict[str, tuple[MarginTier, ...]]:
@@ -170,13 +189,9 @@ class FeedEngine:
                         raise FeedError(f"cannot reach {exchange.value}: {error}") from error
                     log.warning("cannot check %s instruments: %s", exchange.value, error)
                     continue
-                unknown.extend(f"{exchange.value}:{s}" for s in symbols if s not in table)
+                unknown.extend(_unlisted(exchange, s, table) for s in symbols if s not in table)
             if unknown:
-                names = ", ".join(unknown)
-                raise UnknownInstrumentError(
-                    f"not listed as a USDT perpetual by its exchange: {names} (check the spelling: "
-                    "binance:BTCUSDT, bybit:BTCUSDT, okx:BTC-USDT-SWAP)."
-                )
+                raise UnknownInstrumentError(f"not listed as a USDT perpetual by its exchange: {'; '.join(unknown)}.")
         finally:
             if owns_session and self._session is not None:
                 await self._session.close()

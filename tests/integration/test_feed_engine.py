@@ -20,13 +20,13 @@ import numpy.typing as npt
 import pytest
 
 from liqtui.config import Config, default_config
-from liqtui.feeds.engine import FeedEngine, History
+from liqtui.feeds.engine import FeedEngine, History, _unlisted
 from liqtui.feeds.history import MAX_PAGES
 from liqtui.feeds.registry import parser_for
 from liqtui.feeds.runner import FeedRunner
 from liqtui.feeds.sessions import connection_plans
 from liqtui.model.store import FeedState, MarketStore
-from liqtui.model.types import Exchange
+from liqtui.model.types import ContractKind, Exchange, Instrument
 from liqtui.record import Recorder
 from liqtui.replay import replay
 
@@ -442,3 +442,21 @@ async def test_a_history_shorter_than_one_page_arrives_whole(sim_server) -> None
     for history in histories:
         assert 11 <= len(history.open_interest) <= 13, (history.instrument, len(history.open_interest))
         assert len(history.klines) >= 11, history.instrument
+
+
+def test_an_unlisted_symbol_is_named_with_the_exchanges_nearest_spellings_or_its_way_of_spelling() -> None:
+    """A real exchange lists hundreds of perpetuals: a typo gets the near names, a well-formed name it does not
+    list gets how that exchange spells them (the simulator's short lists are named whole, as the snapshot tests
+    show)."""
+    bases = ("BTC", "ETH", "SOL", "XRP", "DOGE", "ADA", "LINK", "AVAX")
+
+    def table(exchange: Exchange, suffix: str) -> dict[str, Instrument]:
+        listed = (Instrument(exchange, b + suffix, b, "USDT", ContractKind.LINEAR_PERPETUAL, 0.01) for b in bases)
+        return {i.symbol: i for i in listed}
+
+    binance, okx = table(Exchange.BINANCE, "USDT"), table(Exchange.OKX, "-USDT-SWAP")
+    assert _unlisted(Exchange.BINANCE, "DOGEUSD", binance) == "binance:DOGEUSD (did you mean binance:DOGEUSDT?)"
+    assert _unlisted(Exchange.BINANCE, "DOGUSDT", binance) == "binance:DOGUSDT (did you mean binance:DOGEUSDT?)"
+    assert _unlisted(Exchange.BINANCE, "QQQQQQ", binance) == "binance:QQQQQQ (it spells them like binance:BTCUSDT)"
+    assert _unlisted(Exchange.OKX, "avax-usdt", okx) == "okx:avax-usdt (did you mean okx:AVAX-USDT-SWAP?)"
+    assert _unlisted(Exchange.OKX, "QQQQQQ", okx) == "okx:QQQQQQ (it spells them like okx:BTC-USDT-SWAP)"

@@ -74,7 +74,9 @@ async def test_the_table_names_the_instrument_and_the_levels(sim_server: Any, tm
 @pytest.mark.parametrize(
     ("instrument", "words"),
     [
-        ("binance:NOSUCHUSDT", "not listed"),
+        ("binance:NOSUCHUSDT", "not listed as a USDT perpetual by its exchange: binance:NOSUCHUSDT (it lists "),
+        ("binance:BTCUSD", "(did you mean binance:BTCUSDT?)"),
+        ("okx:ETH-USDT", "(did you mean okx:ETH-USDT-SWAP?)"),
         ("kraken:BTCUSD", "unknown exchange"),
         ("BTCUSDT", "exchange:SYMBOL"),
     ],
