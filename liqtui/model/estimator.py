@@ -195,7 +195,9 @@ def leverage_bands(leverage: FloatArray, points: int, width: float = 1.0) -> Flo
     """Leverages sampling the band each tier stands for, shape (tiers, points).
 
     A band reaches `width` of the way (in log terms) to the midpoints with the neighbouring tiers; the outer bands
-    are as wide on their open side as on the other. One point is the tier itself.
+    are as wide on their open side as on the other. With an odd number of points the middle one is the band's
+    centre in log terms: the tier itself where its neighbours are equally far (5x, 10x, 50x, 100x of the default
+    tiers), off it where they are not (the default 20x band's centre is 17.8x, 25x's 28.1x).
     """
     order = np.argsort(leverage)
     logs = np.log(np.maximum(leverage[order], 1.0))
