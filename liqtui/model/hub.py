@@ -99,12 +99,18 @@ class MapHub:
                 liquidations=history.liquidations,
                 reported_since_ms=history.liquidations_since_ms,
             )
+            if history.liquidations is None:
+                heard = "no liquidation history"
+            else:
+                heard = f"{applied.liquidations} of {history.liquidations.size} reported liquidations learned from"
             log.info(
-                "%s warm start: %d candles, %d open-interest rows, %d liquidations applied",
+                "%s warm start: %d of %d candles and %d of %d open-interest rows new to the estimator, %s",
                 history.instrument,
+                applied.candles,
                 history.klines.size,
-                applied,
-                0 if history.liquidations is None else history.liquidations.size,
+                applied.open_interest,
+                history.open_interest.size,
+                heard,
             )
         self._expecting.pop(history.instrument, None)
         self._share_mixes()

@@ -10,6 +10,7 @@ history (OKX), sweeps that brought fewer liquidations than they should teach the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,16 @@ from liqtui.model.types import MARK_DTYPE, OPEN_INTEREST_DTYPE, TRADE_DTYPE
 Rows = npt.NDArray[Any]
 
 _NEVER_REPORTED = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What a warm start fed the estimator: only history newer than the state it already held counts."""
+
+    candles: int
+    open_interest: int
+    liquidations: int
+    """Reported liquidations within the stretch the history is complete for (the ones learned from)."""
 
 
 def kline_interval_ms(klines: Rows) -> int:
@@ -68,8 +79,8 @@ def warm_start(
     *,
     liquidations: Rows | None = None,
     reported_since_ms: int | None = None,
-) -> int:
-    """Feed the estimator the history it does not hold yet; returns how many open-interest rows were applied.
+) -> Applied:
+    """Feed the estimator the history it does not hold yet; returns what of it was applied.
 
     `klines` are `KLINE_DTYPE` rows (extra fields are ignored), `open_interest` `OPEN_INTEREST_DTYPE` rows, any
     order. `interval_ms` is the candles' interval (inferred when None).
@@ -93,9 +104,11 @@ def warm_start(
     before = [rows[rows["ts_ms"] <= since] for rows in (trades, marks, oi)]
     estimator.update(trades=before[0], marks=before[1], open_interest=before[2], liquidations_reported=False)
     after = [rows[rows["ts_ms"] > since] for rows in (trades, marks, oi)]
+    heard = 0
     if any(rows.size for rows in after):
         assert liquidations is not None
         reported = liquidations[(liquidations["ts_ms"] > max(since, held_ms))]
+        heard = int(reported.size)
         estimator.update(
             trades=after[0],
             marks=after[1],
@@ -104,4 +117,4 @@ def warm_start(
             liquidations_reported=True,
             coarse=True,
         )
-    return int(oi.size)
+    return Applied(candles=int(klines.size), open_interest=int(oi.size), liquidations=heard)

@@ -11,7 +11,7 @@ import pytest
 from liqtui.config import EstimatorConfig
 from liqtui.model.estimator import Estimator
 from liqtui.model.types import KLINE_DTYPE, LIQUIDATION_DTYPE, OPEN_INTEREST_DTYPE, Side
-from liqtui.model.warmstart import candle_rows, kline_interval_ms, warm_start
+from liqtui.model.warmstart import Applied, candle_rows, kline_interval_ms, warm_start
 
 CONFIG = replace(EstimatorConfig(), learn_leverage=False)
 KEY = "bybit:ETHUSDT"
@@ -55,14 +55,14 @@ def test_candles_stand_for_trades_at_the_typical_price_and_marks_at_their_range(
 def test_a_day_of_history_fills_the_map_and_applies_only_once() -> None:
     klines, oi = history(24 * 60)
     estimator = Estimator(KEY, CONFIG)
-    assert warm_start(estimator, klines, oi) == oi.size
+    assert warm_start(estimator, klines, oi) == Applied(candles=klines.size, open_interest=oi.size, liquidations=0)
     held = estimator.totals(Side.LONG).held
     assert held > 0 and estimator.totals(Side.SHORT).held > 0
     assert estimator.mark_px == pytest.approx(klines["close"][-1])
     assert estimator.oi_latest == oi["oi_base"][-1]
     # The same history again adds nothing (a reloaded estimator only takes what it does not hold yet).
     version = estimator.version
-    assert warm_start(estimator, klines, oi) == 0
+    assert warm_start(estimator, klines, oi) == Applied(candles=0, open_interest=0, liquidations=0)
     assert estimator.totals(Side.LONG).held == pytest.approx(held)
     assert estimator.version == version
 

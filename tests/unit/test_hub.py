@@ -42,6 +42,19 @@ def fill(store: MarketStore, exchange: Exchange, symbol: str, rows: tuple[Any, A
     store.apply(exchange, batch)
 
 
+def as_history(rows: tuple[Any, Any, Any]) -> tuple[Any, Any]:
+    """One-minute candles of synthetic rows (one trade a second) and their open interest, as REST would give."""
+    trades, _, open_interest = rows
+    minutes = trades.reshape(-1, 60)
+    klines = np.zeros(len(minutes), dtype=KLINE_DTYPE)
+    klines["open_ms"] = minutes["ts_ms"][:, 0]
+    klines["open"], klines["close"] = minutes["px"][:, 0], minutes["px"][:, -1]
+    klines["high"], klines["low"] = minutes["px"].max(axis=1), minutes["px"].min(axis=1)
+    klines["volume_base"] = minutes["qty_base"].sum(axis=1)
+    klines["taker_buy_base"] = np.where(minutes["taker_buy"], minutes["qty_base"], 0).sum(axis=1)
+    return klines, open_interest
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -71,14 +84,7 @@ def test_live_rows_wait_for_the_history_then_follow_it() -> None:
     live_rows = market_rows(3, 30, start_ms=int(history_rows[0]["ts_ms"][-1]) + 1000)
     fill(store, Exchange.BINANCE, "BTCUSDT", live_rows)
     assert hub.tick() == set() and hub.estimator(BTC) is None  # waiting: the history must come first
-    trades, _, oi = history_rows
-    minutes = trades.reshape(-1, 60)
-    klines = np.zeros(len(minutes), dtype=KLINE_DTYPE)
-    klines["open_ms"] = minutes["ts_ms"][:, 0]
-    klines["open"], klines["close"] = minutes["px"][:, 0], minutes["px"][:, -1]
-    klines["high"], klines["low"] = minutes["px"].max(axis=1), minutes["px"].min(axis=1)
-    klines["volume_base"] = minutes["qty_base"].sum(axis=1)
-    klines["taker_buy_base"] = np.where(minutes["taker_buy"], minutes["qty_base"], 0).sum(axis=1)
+    klines, oi = as_history(history_rows)
     hub.on_history(History(BTC, klines, oi, ()))
     estimator = hub.estimator(BTC)
     assert estimator is not None and estimator.ts_ms >= int(klines["open_ms"][-1])
@@ -129,6 +135,32 @@ def test_a_restarted_hub_finds_the_map_as_it_was(tmp_path: Path) -> None:
     assert before is not None and after is not None
     np.testing.assert_array_equal(before.long_usd, after.long_usd)
     np.testing.assert_array_equal(before.short_usd, after.short_usd)
+
+
+def test_the_warm_start_log_counts_what_was_applied_not_what_was_fetched(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After a restart the same day of history comes again, and the reloaded map already holds it."""
+    key = "okx:BTC-USDT-SWAP"
+    klines, oi = as_history(market_rows(7, 120))
+    reported = np.concatenate([liquidation(int(ts), 99_000.0, 0.1, Side.LONG) for ts in oi["ts_ms"][-3:]])
+    history = History(key, klines, oi, (), 0.01, reported, int(oi["ts_ms"][0]))
+    caplog.set_level("INFO", logger="liqtui.hub")
+    hub = MapHub(MarketStore(), CONFIG, state_dir=tmp_path)
+    hub.on_history(history)
+    assert f"{klines.size} of {klines.size} candles and {oi.size} of {oi.size} open-interest rows new" in caplog.text
+    assert "3 of 3 reported liquidations learned from" in caplog.text
+    assert hub.save() == 1
+
+    caplog.clear()
+    MapHub(MarketStore(), CONFIG, state_dir=tmp_path).on_history(history)
+    assert "state reloaded" in caplog.text
+    assert f"0 of {klines.size} candles and 0 of {oi.size} open-interest rows new" in caplog.text
+    assert "0 of 3 reported liquidations learned from" in caplog.text
+
+    caplog.clear()
+    MapHub(MarketStore(), CONFIG).on_history(replace(history, instrument=BTC, liquidations=None))
+    assert "no liquidation history" in caplog.text
 
 
 @pytest.mark.parametrize("keys", [[], ["okx:NOTHING-USDT-SWAP"]])
