@@ -43,7 +43,8 @@ far more liquidations came than the sweeps could bring even if the exchange repo
 hold too little, and gain share from tiers price never reached (a market of 15-125x traders has no 5x or 10x
 positions, and no liquidation at those levels can say so within a day). Where an exchange publishes its
 liquidation history (OKX), the warm start learns from both before going live; live, only silence is heard this
-way (see `EstimatorTuning.learn_from_excess`).
+way (see `EstimatorTuning.learn_from_excess`). History's evidence is then dropped: live learning starts from the
+mix it taught, on live evidence alone (see `Estimator.update`).
 """
 
 from __future__ import annotations
@@ -325,15 +326,7 @@ class Estimator:
         self._pending_qty = np.zeros((2, n))
         self._totals = np.zeros((len(_TOTALS), 2, k))
         self._aged_pending = np.zeros((2, k))
-        self._learn_attributed = np.zeros((2, k))
-        self._learn_swept = np.zeros((2, k))
-        self._learn_events = 0
-        self._learned_events = 0
-        self._learn_count = 0.0
-        self._learn_floor = 0.0
-        self._learn_floor_total = 0.0
-        self._learn_ceiling = 0.0
-        self._learned_floor_total = 0.0
+        self._fresh_evidence()
         self._event_usd = self.tuning.position_usd
         self._report_second = 0
         self._report_second_events = 0.0
@@ -343,6 +336,19 @@ class Estimator:
         self._unreported_decay = 1.0
         self._volume_base = 0.0
         self._volume_hours = 0.0
+
+    def _fresh_evidence(self) -> None:
+        """Start the evidence the mix is learned from anew."""
+        k = self._unit.shape[1]
+        self._learn_attributed = np.zeros((2, k))
+        self._learn_swept = np.zeros((2, k))
+        self._learn_events = 0
+        self._learned_events = 0
+        self._learn_count = 0.0
+        self._learn_floor = 0.0
+        self._learn_floor_total = 0.0
+        self._learn_ceiling = 0.0
+        self._learned_floor_total = 0.0
 
     # -- public reads ---------------------------------------------------------------------------------------
 
@@ -431,6 +437,11 @@ class Estimator:
         opened and liquidated within one interval are missing from the estimate, so where plentiful liquidations
         landed would credit the wrong tiers (measured: on the benchmark's busy markets the mix drifted from the
         truth, and the map with it); how many came, against what the sweeps bring, does not depend on that.
+        The first call that is not coarse drops the evidence gathered so far: live learning starts from the mix
+        history taught, on live evidence alone. (When history's evidence stayed, where its liquidations landed
+        reached the first live steps: a market without 10x traders went to 65 % at 10x on OKX. Kept but spread as
+        the sweeps would bring it, it held live learning back on busy markets.) After a restart whose gap history
+        (OKX) holds liquidations, the evidence from before the restart goes with it; the mix stays.
 
         Trades between two open-interest rows are accumulated and the interval is processed when the closing
         open-interest row arrives; marks and trades sweep levels and move the bins at once. Rows are split at
@@ -442,6 +453,10 @@ class Estimator:
         open_interest = _rows(open_interest, OPEN_INTEREST_DTYPE)
         version = self.version
         self._reported = liquidations_reported
+        if self._coarse and not coarse:
+            # Coarse history is over: its evidence taught the mix by its count and goes, so live learning starts
+            # from that mix on live evidence alone (see the docstring).
+            self._fresh_evidence()
         self._coarse = coarse
         if open_interest.size == 0:
             self._segment(trades, liquidations, marks)

@@ -10,7 +10,7 @@ import pytest
 
 from liqtui.config import EstimatorConfig
 from liqtui.model.estimator import Estimator
-from liqtui.model.types import KLINE_DTYPE, LIQUIDATION_DTYPE, OPEN_INTEREST_DTYPE, Side
+from liqtui.model.types import KLINE_DTYPE, LIQUIDATION_DTYPE, MARK_DTYPE, OPEN_INTEREST_DTYPE, TRADE_DTYPE, Side
 from liqtui.model.warmstart import Applied, candle_rows, kline_interval_ms, warm_start
 
 CONFIG = replace(EstimatorConfig(), learn_leverage=False)
@@ -107,3 +107,47 @@ def test_history_with_the_exchanges_liquidation_history_hears_silence_from_when_
     assert heard[-1] < prior[-1] / 2 and heard[0] > prior[0]  # 100x gave up share to 5x
     assert shares(liquidations=none) == pytest.approx(prior)  # complete since when is not known
     assert shares(liquidations=none, reported_since_ms=int(oi["ts_ms"][-1])) == pytest.approx(prior)
+
+
+def test_where_the_historys_liquidations_landed_is_not_learned_live_either() -> None:
+    """Coarse history teaches how many liquidations came, never where (`Estimator.update`). Its evidence stays in
+    the learning after the warm start, so it must not carry placement into the live steps: two histories that
+    differ only in where their liquidations landed lead the same live data to the same mix."""
+    klines, oi = history(24 * 60)
+    # Long liquidations every half hour of the last half day, 2 % or 4 % below the lowest price so far, where
+    # no sweep has cleared the levels and different tiers' levels lie.
+    minute = np.arange(12 * 60, 24 * 60, 30)
+    lowest = np.minimum.accumulate(klines["low"])[minute - 1]
+    config = replace(CONFIG, learn_leverage=True)
+
+    def warmed(below_lowest: float) -> Estimator:
+        reported = np.zeros(minute.size, dtype=LIQUIDATION_DTYPE)
+        reported["ts_ms"] = klines["open_ms"][minute] + 30_000
+        reported["px"] = lowest * (1.0 - below_lowest)
+        reported["qty_base"] = 15_000.0 / reported["px"]  # the same notional either way
+        reported["side"] = Side.LONG.value
+        estimator = Estimator(KEY, config)
+        warm_start(estimator, klines, oi, liquidations=reported, reported_since_ms=T0)
+        return estimator
+
+    at_low, above = warmed(0.02), warmed(0.04)
+    assert at_low.leverage_shares == pytest.approx(above.leverage_shares, rel=1e-12)
+    # Live: price falls 3 % over ten minutes with long liquidations along the way, identical for both.
+    start, px = int(oi["ts_ms"][-1]), float(klines["close"][-1])
+    path = px * np.linspace(1.0, 0.97, 600)
+    ts = start + 1000 * np.arange(1, 601)
+    for estimator in (at_low, above):
+        for i in range(0, 600, 5):
+            trades = np.zeros(5, dtype=TRADE_DTYPE)
+            trades["ts_ms"], trades["px"], trades["qty_base"] = ts[i : i + 5], path[i : i + 5], 1.0
+            marks = np.zeros(5, dtype=MARK_DTYPE)
+            marks["ts_ms"], marks["px"] = ts[i : i + 5], path[i : i + 5]
+            liquidation = np.zeros(1, dtype=LIQUIDATION_DTYPE)
+            liquidation["ts_ms"], liquidation["px"], liquidation["qty_base"] = ts[i + 4], path[i + 4], 2.0
+            liquidation["side"] = Side.LONG.value
+            live_oi = np.zeros(1, dtype=OPEN_INTEREST_DTYPE)
+            live_oi["ts_ms"], live_oi["oi_base"] = ts[i + 4], float(oi["oi_base"][-1]) - i
+            estimator.update(trades=trades, marks=marks, liquidations=liquidation, open_interest=live_oi)
+    assert at_low.mix_steps > 0
+    assert at_low.leverage_shares != pytest.approx(config.leverage_shares, rel=1e-3)  # the live data did teach
+    assert at_low.leverage_shares == pytest.approx(above.leverage_shares, rel=1e-9)
