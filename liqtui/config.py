@@ -290,8 +290,9 @@ class EstimatorConfig:
 
     learn_leverage: Flag = True
     """Learn the leverage weights, and how long positions are held, from where realized liquidations land (and
-    from levels price traded through without liquidating anything); until an instrument has learned its own, it
-    follows the weights learned on the same asset elsewhere. False keeps the configured weights."""
+    from levels price traded through without liquidating anything); until an instrument has learned its own from
+    at least half the evidence another venue of the same asset learned from, it follows that venue's weights.
+    False keeps the configured weights."""
 
     def __post_init__(self) -> None:
         if len(self.leverage_weights) != len(self.leverage):

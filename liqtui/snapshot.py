@@ -6,7 +6,7 @@ reached, is one sentence on stderr and a non-zero exit (2 for what the user type
 
 Binance and Bybit publish no liquidation history, so on its own their warm-start map could only show the configured
 leverage prior. OKX publishes one: a snapshot of a Binance or Bybit instrument also warm-starts OKX's swap of the
-same asset (`reference_of`), whose learned leverage mix the instrument follows until it learns its own
+same asset (`reference_of`), whose learned leverage mix the instrument follows until it has learned its own
 (`liqtui.model.hub`). The reference is a help, never a condition: if OKX lists no such swap or cannot be reached,
 the snapshot goes on with the prior and says so in the log.
 """

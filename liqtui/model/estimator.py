@@ -357,12 +357,24 @@ class Estimator:
         """The current share of positions at each leverage tier (learned when `learn_leverage`)."""
         return tuple(float(w) for w in self._leverage_shares)
 
-    def follow_mix(self, leverage_shares: Sequence[float]) -> bool:
+    @property
+    def evidence(self) -> float:
+        """How much the mix learned from lately, in liquidations: those attributed, or, while fewer came than the
+        sweeps should bring at the least, that least (silence weighs as much as the reports it should have
+        brought); fading with `learn_half_life_hours`."""
+        return float(max(self._learn_count, self._learn_floor))
+
+    def follow_mix(self, leverage_shares: Sequence[float], *, even_if_learned: bool = False) -> bool:
         """Take another instrument's learned leverage shares as this one's, while this one has learned nothing of
-        its own (and learning is on); True when the picture changed. The shares weigh the whole map at once (the
-        components are kept apart), and the instrument's own evidence moves on from them when it comes."""
+        its own, or also after it has when `even_if_learned` (the hub's call: far less evidence than the other's,
+        `liqtui.model.hub.share_mixes`), and learning is on; True when the picture changed. The shares weigh the
+        whole map at once (the components are kept apart), and the instrument's own evidence moves on from them."""
         shares = np.asarray(leverage_shares, dtype=np.float64)
-        if not self.config.learn_leverage or self.mix_steps or shares.shape != self._leverage_shares.shape:
+        if (
+            not self.config.learn_leverage
+            or (self.mix_steps and not even_if_learned)
+            or shares.shape != self._leverage_shares.shape
+        ):
             return False
         # Compared once normalised: the same mix must not count as a change (a redraw) on every tick.
         shares = shares / shares.sum()

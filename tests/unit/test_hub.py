@@ -187,24 +187,34 @@ def test_instruments_off_screen_are_fed_less_often_and_lose_nothing() -> None:
     np.testing.assert_array_equal(ours.long_usd, theirs.long_usd)
 
 
-def teach_that_every_position_is_50x(hub: MapHub, key: str, start_ms: int = T0) -> None:
+def teach_that_every_position_is(
+    hub: MapHub, key: str, leverage: float = 50.0, *, per_crossing: int = 30, start_ms: int = T0
+) -> None:
     """Feed one instrument's estimator (straight, not through the store) cycles in which positions open at 100k
-    and price falls through every tier's level, with liquidations only at the 50x level."""
+    and price falls through every tier's level, with `per_crossing` liquidations at the `leverage` level only, as
+    the instrument's exchange reports them (Bybit and OKX at the bankruptcy price)."""
     estimator = hub.estimator(key)
     assert estimator is not None
-    ratio50 = liquidation_ratios(
-        "okx", np.array([50.0]), estimator.tiers, position_usd=1e4, ref_px=1e5, contract_size_base=1.0
+    ratio = liquidation_ratios(
+        estimator.exchange,
+        np.array([leverage]),
+        estimator.tiers,
+        position_usd=1e4,
+        ref_px=1e5,
+        contract_size_base=1.0,
     )[0, 0]
+    reported_px = 100_000.0 * ratio
+    if estimator.exchange == "okx":
+        reported_px /= 1.0 + estimator.tiers[0].mmr + OKX_DEFAULT_TAKER_FEE
     ts, open_interest = start_ms, 1000.0
     estimator.update(marks=marks([ts], [100_000.0]), open_interest=oi(ts, open_interest))
     for _ in range(6):
         ts, open_interest = open_longs_at_100k(estimator, ts, open_interest)
         for px in 100_000.0 * np.exp(-np.arange(1, 130) * 0.001):
             ts += 1000
-            crossing = px <= 100_000.0 * ratio50 < px * np.exp(0.001)
-            bankruptcy = 100_000.0 * ratio50 / (1.0 + estimator.tiers[0].mmr + OKX_DEFAULT_TAKER_FEE)
-            level = liquidation(ts - 1, bankruptcy, 1.0, Side.LONG)
-            estimator.update(liquidations=np.concatenate([level] * 30) if crossing else None, marks=marks([ts], [px]))
+            crossing = px <= 100_000.0 * ratio < px * np.exp(0.001)
+            level = np.concatenate([liquidation(ts - 1, reported_px, 1.0, Side.LONG)] * per_crossing)
+            estimator.update(liquidations=level if crossing else None, marks=marks([ts], [px]))
         ts += 1000
         estimator.update(marks=marks([ts], [100_000.0]))
 
@@ -220,7 +230,7 @@ def test_instruments_that_learned_nothing_follow_the_mix_learned_on_their_asset(
     hub.on_history(History(okx, np.zeros(0, dtype=KLINE_DTYPE), market_rows(1, 1)[2][:0], ()))
     fill(store, Exchange.BINANCE, "BTCUSDT", market_rows(2, 30))
     fill(store, Exchange.BINANCE, "ETHUSDT", market_rows(3, 30))
-    teach_that_every_position_is_50x(hub, okx)
+    teach_that_every_position_is(hub, okx)
     leader = hub.estimator(okx)
     assert leader is not None and leader.leverage_shares[2] > 0.8
     assert hub.tick() == {binance, eth}  # their first rows, and the mix shared
@@ -229,11 +239,77 @@ def test_instruments_that_learned_nothing_follow_the_mix_learned_on_their_asset(
     assert follower.mix_steps == 0
     assert follower.leverage_shares == pytest.approx(leader.leverage_shares)
     assert other.leverage_shares == pytest.approx((1 / 3, 1 / 3, 1 / 3))
-    teach_that_every_position_is_50x(hub, binance, start_ms=follower.ts_ms + 60_000)
+    teach_that_every_position_is(hub, binance, start_ms=follower.ts_ms + 60_000)
     own = follower.leverage_shares
     assert follower.mix_steps > 0
     leader.follow_mix((0.8, 0.1, 0.1))  # a leader has its own evidence: it follows no one
     for _ in range(hub_module.BACKGROUND_EVERY):
         hub.tick()
     assert follower.leverage_shares == own
+    assert leader.leverage_shares[2] > 0.8
+
+
+def test_an_instrument_with_far_less_evidence_than_its_leader_follows_it_until_it_has_half() -> None:
+    """OKX's BTC learned from many liquidations that every position is 50x; Binance's BTC learned from a few of
+    its own (and the silence of its sweeps) that they are 10x. A little evidence teaches less than much: while
+    Binance's is under `FOLLOW_EVIDENCE_SHARE` of OKX's, it shows OKX's mix; with more, its own."""
+    config = replace(CONFIG, leverage=(10.0, 25.0, 50.0), leverage_weights=(1.0, 1.0, 1.0))
+    store = MarketStore()
+    hub = MapHub(store, config)
+    okx, binance = "okx:BTC-USDT-SWAP", BTC
+    hub.on_history(History(okx, np.zeros(0, dtype=KLINE_DTYPE), market_rows(1, 1)[2][:0], ()))
+    fill(store, Exchange.BINANCE, "BTCUSDT", market_rows(2, 30))
+    hub.tick()
+    leader, follower = hub.estimator(okx), hub.estimator(binance)
+    assert leader is not None and follower is not None
+    teach_that_every_position_is(hub, okx, 50.0)
+    teach_that_every_position_is(hub, okx, 50.0, start_ms=leader.ts_ms + 60_000)
+    teach_that_every_position_is(hub, binance, 10.0, per_crossing=5, start_ms=follower.ts_ms + 60_000)
+    assert follower.mix_steps > 0 and follower.leverage_shares[0] > 0.5  # it learned 10x from its own few
+    assert 0.0 < follower.evidence < hub_module.FOLLOW_EVIDENCE_SHARE * leader.evidence
+    for _ in range(hub_module.BACKGROUND_EVERY):
+        hub.tick()
+    assert follower.leverage_shares == pytest.approx(leader.leverage_shares)
+    assert leader.leverage_shares[2] > 0.8
+    teach_that_every_position_is(hub, binance, 10.0, start_ms=follower.ts_ms + 60_000)
+    assert follower.evidence >= hub_module.FOLLOW_EVIDENCE_SHARE * leader.evidence
+    own = follower.leverage_shares
+    assert own[0] > 0.5
+    for _ in range(hub_module.BACKGROUND_EVERY):
+        hub.tick()
+    assert follower.leverage_shares == own
+    assert leader.leverage_shares[2] > 0.8
+
+
+def test_the_leader_is_the_instrument_with_most_evidence_among_those_that_learned_a_mix() -> None:
+    """Bybit's BTC has heard a few liquidations, too few to learn from yet; OKX's learned its mix long ago and its
+    evidence has faded below Bybit's. The leader is OKX's all the same: evidence that taught nothing yet leads
+    nowhere, and Binance's BTC and Bybit's follow the one mix that was learned."""
+    config = replace(CONFIG, leverage=(10.0, 25.0, 50.0), leverage_weights=(1.0, 1.0, 1.0))
+    store = MarketStore()
+    hub = MapHub(store, config)
+    okx, bybit = "okx:BTC-USDT-SWAP", "bybit:BTCUSDT"
+    for key in (okx, bybit):
+        hub.on_history(History(key, np.zeros(0, dtype=KLINE_DTYPE), market_rows(1, 1)[2][:0], ()))
+    fill(store, Exchange.BINANCE, "BTCUSDT", market_rows(2, 30))
+    hub.tick()
+    leader, listener, follower = hub.estimator(okx), hub.estimator(bybit), hub.estimator(BTC)
+    assert leader is not None and listener is not None and follower is not None
+    teach_that_every_position_is(hub, okx, 50.0)
+    leader.update(marks=marks([leader.ts_ms + 10 * 86_400_000], [100_000.0]))  # ten days: its evidence fades
+    # Bybit: longs open at 100k, then ten liquidations at its 50x level (reported at the bankruptcy price) with
+    # no sweep: evidence, but fewer than `learn_min_events`.
+    listener.update(marks=marks([T0], [100_000.0]), open_interest=oi(T0, 1000.0))
+    open_longs_at_100k(listener, T0, 1000.0)
+    ratio = liquidation_ratios(
+        "bybit", np.array([50.0]), listener.tiers, position_usd=1e4, ref_px=1e5, contract_size_base=1.0
+    )[0, 0]
+    heard = liquidation(listener.ts_ms, 100_000.0 * ratio / (1.0 + listener.tiers[0].mmr), 1.0, Side.LONG)
+    listener.update(liquidations=np.concatenate([heard] * 10))
+    assert listener.mix_steps == 0 and listener.evidence > leader.evidence > 0.0
+    assert follower.mix_steps == 0
+    estimators = {okx: leader, bybit: listener, BTC: follower}
+    assert hub_module.share_mixes(estimators) == {bybit, BTC}
+    assert follower.leverage_shares == pytest.approx(leader.leverage_shares)
+    assert listener.leverage_shares == pytest.approx(leader.leverage_shares)
     assert leader.leverage_shares[2] > 0.8
