@@ -36,6 +36,15 @@ def test_degen_file_loads_and_keeps_what_it_leaves_out() -> None:
     assert (btc.tick_size, btc.okx_ct_val, btc.start_px) == (0.1, 0.01, 84_000.0)
 
 
+BENCHMARK_SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "benchmarks" / "scenarios").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", BENCHMARK_SCENARIOS, ids=[p.stem for p in BENCHMARK_SCENARIOS])
+def test_every_benchmark_scenario_loads_under_its_own_name(path: Path) -> None:
+    """The benchmarks' markets are read by the same strict loader: a typo would only show in a long run."""
+    assert load_scenario(path).name == path.stem
+
+
 def test_empty_file_is_the_default_scenario(tmp_path: Path) -> None:
     assert load_scenario(write(tmp_path, "")) == default_scenario()
 
