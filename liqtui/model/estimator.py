@@ -365,9 +365,9 @@ class Estimator:
         return float(max(self._learn_count, self._learn_floor))
 
     def follow_mix(self, leverage_shares: Sequence[float], *, even_if_learned: bool = False) -> bool:
-        """Take another instrument's learned leverage shares as this one's, while this one has learned nothing of
-        its own, or also after it has when `even_if_learned` (the hub's call: far less evidence than the other's,
-        `liqtui.model.hub.share_mixes`), and learning is on; True when the picture changed. The shares weigh the
+        """Take another instrument's learned leverage shares as this one's, if learning is on; True when the
+        picture changed. Only while this one has learned nothing of its own, unless `even_if_learned` (the hub's
+        call, `liqtui.model.hub.share_mixes`: its own evidence is far less than the other's). The shares weigh the
         whole map at once (the components are kept apart), and the instrument's own evidence moves on from them."""
         shares = np.asarray(leverage_shares, dtype=np.float64)
         if (
