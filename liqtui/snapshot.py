@@ -5,10 +5,11 @@ table or as the JSON of design §7.3, exit. An unknown instrument or exchange, o
 reached, is one sentence on stderr and a non-zero exit (2 for what the user typed, 1 for the network).
 
 Binance and Bybit publish no liquidation history, so on its own their warm-start map could only show the configured
-leverage prior. OKX publishes one: a snapshot of a Binance or Bybit instrument also warm-starts OKX's swap of the
-same asset (`reference_of`), whose learned leverage mix the instrument follows until it has learned its own
-(`liqtui.model.hub`). The reference is a help, never a condition: if OKX lists no such swap or cannot be reached,
-the snapshot goes on with the prior and says so in the log.
+leverage prior. OKX publishes one: a snapshot of a Binance or Bybit instrument also streams OKX's swap of the same
+asset as a reference (`liqtui.model.types.reference_of`, `FeedEngine`'s `references`), whose learned leverage mix
+the instrument follows until it has learned its own (`liqtui.model.hub`). The reference is a help, never a
+condition: if OKX lists no such swap or cannot be reached, the snapshot goes on with the prior and says so in the
+log.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ from typing import Any
 import orjson
 
 from liqtui.config import Config, load_config
-from liqtui.errors import FeedError, LiqtuiError, UnknownInstrumentError
+from liqtui.errors import FeedError, LiqtuiError
 from liqtui.feeds.engine import FeedEngine
 from liqtui.logs import setup_logging
 from liqtui.model.hub import HISTORY_WAIT_S, MapHub
 from liqtui.model.persist import state_directory
 from liqtui.model.store import FeedStatus, MarketStore
-from liqtui.model.types import Exchange, asset_of, instrument_key, parse_instrument_key
+from liqtui.model.types import instrument_key, parse_instrument_key, references_of
 
 log = logging.getLogger("liqtui.snapshot")
 
@@ -68,17 +69,16 @@ async def _collect(config: Config, key: str, seconds: float, *, demo: bool, sim_
         config = config.with_sim(sim_url)
     store = MarketStore()
     hub = MapHub(store, config.estimator, state_dir=state_dir)
-    hub.expect_history([key])
-    engine = FeedEngine(config, [key], store, on_history=hub.on_history)
-    reference: tuple[FeedEngine, str] | None = None
+    engine = FeedEngine(config, [key], store, on_history=hub.on_history, references=references_of([key]))
     try:
+        # Raises for the user's instrument; a reference OKX does not list (or an unreachable OKX) is dropped.
         await engine.check_instruments(require_reachable=True)
+        waiting = [key, *engine.reference_keys()]
+        hub.expect_history(waiting)
         await engine.start()
-        reference = await _start_reference(config, key, store, hub)
         exchange = parse_instrument_key(key)[0]
         status = store.status(exchange)
         deadline = time.monotonic() + HISTORY_WAIT_S
-        waiting = [key] if reference is None else [key, reference[1]]
         while any(hub.estimator(k) is None for k in waiting) and time.monotonic() < deadline:
             _raise_if_rejected(status, key)
             hub.tick()
@@ -102,37 +102,8 @@ async def _collect(config: Config, key: str, seconds: float, *, demo: bool, sim_
         return snapshot
     finally:
         await engine.stop()
-        if reference is not None:
-            await reference[0].stop()
         if server is not None:
             await server.stop()
-
-
-def reference_of(key: str) -> str | None:
-    """The instrument whose published liquidation history teaches `key`'s leverage mix: OKX's USDT swap of the
-    same asset, for Binance and Bybit instruments (None for OKX's own)."""
-    if parse_instrument_key(key)[0] is Exchange.OKX:
-        return None
-    return instrument_key(Exchange.OKX, f"{asset_of(key)}-USDT-SWAP")
-
-
-async def _start_reference(
-    config: Config, key: str, store: MarketStore, hub: MapHub
-) -> tuple[FeedEngine, str] | None:
-    """Start the feed of `key`'s reference instrument (the engine and the reference), or None, with the reason in
-    the log, if there is none."""
-    reference = reference_of(key)
-    if reference is None:
-        return None
-    engine = FeedEngine(config, [reference], store, on_history=hub.on_history)
-    try:
-        await engine.check_instruments(require_reachable=True)
-    except (UnknownInstrumentError, FeedError) as error:
-        log.info("no leverage reference for %s: %s", key, error)
-        return None
-    hub.expect_history([reference])
-    await engine.start()
-    return engine, reference
 
 
 def _raise_if_rejected(status: FeedStatus, key: str) -> None:

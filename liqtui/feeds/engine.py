@@ -34,7 +34,7 @@ from liqtui.feeds.sessions import connection_plans
 from liqtui.model.events import EventBatch
 from liqtui.model.margin import MarginTier
 from liqtui.model.store import FeedState, MarketStore
-from liqtui.model.types import Exchange, Instrument, parse_instrument_key
+from liqtui.model.types import Exchange, Instrument, instrument_key, parse_instrument_key
 
 if TYPE_CHECKING:
     from liqtui.config import Config, ExchangeConfig
@@ -116,17 +116,28 @@ class FeedEngine:
         *,
         recorder: Recorder | None = None,
         on_history: HistoryCallback | None = None,
+        references: Sequence[str] = (),
     ) -> None:
         self.config = config
         self.store = store
         self.recorder = recorder
         self.on_history = on_history
         self.symbols: dict[Exchange, list[str]] = {}
+        self.references: dict[Exchange, set[str]] = {}
+        """Symbols streamed only for what their history teaches other instruments (`reference_of`): streamed
+        where the exchange lists them, dropped with a log line where it does not (or its table cannot be had),
+        never checked or reported as rejected, since the user did not ask for them."""
         for name in instruments:
             exchange, symbol = parse_instrument_key(name)
             symbols = self.symbols.setdefault(exchange, [])
             if symbol not in symbols:
                 symbols.append(symbol)
+        for name in references:
+            exchange, symbol = parse_instrument_key(name)
+            symbols = self.symbols.setdefault(exchange, [])
+            if symbol not in symbols:
+                symbols.append(symbol)
+                self.references.setdefault(exchange, set()).add(symbol)
         self.parsers: dict[Exchange, Parser] = {exchange: parser_for(exchange) for exchange in self.symbols}
         self.binance_tiers = load_binance_tiers(config.feed.binance_tiers_file)
         """Binance tiers from the configured file, by symbol (empty: the estimator's built-in table applies)."""
@@ -175,6 +186,8 @@ class FeedEngine:
         """Fetch the instrument tables and raise `UnknownInstrumentError` naming any symbol an exchange does not
         list (the CLI calls this before the screen opens). An exchange whose table cannot be fetched is not checked,
         unless `require_reachable`: then its `FeedError` is raised (a one-shot command cannot wait for it).
+        References are never an error: those the exchange does not list, or whose exchange cannot be reached, are
+        dropped with a log line, so `reference_keys()` afterwards names the ones that will stream.
         """
         owns_session = self._session is None
         if owns_session:
@@ -182,14 +195,17 @@ class FeedEngine:
         try:
             unknown: list[str] = []
             for exchange, symbols in self.symbols.items():
+                references = self.references.get(exchange, set())
                 try:
                     table = await self._fetch_instruments(exchange, attempts=2)
                 except FeedError as error:
-                    if require_reachable:
+                    if require_reachable and any(s not in references for s in symbols):
                         raise FeedError(f"cannot reach {exchange.value}: {error}") from error
                     log.warning("cannot check %s instruments: %s", exchange.value, error)
-                    continue
-                unknown.extend(_unlisted(exchange, s, table) for s in symbols if s not in table)
+                    table = {}
+                self._drop_unlisted_references(exchange, table)
+                if table:
+                    unknown.extend(_unlisted(exchange, s, table) for s in symbols if s not in table)
             if unknown:
                 raise UnknownInstrumentError(f"not listed as a USDT perpetual by its exchange: {'; '.join(unknown)}.")
         finally:
@@ -197,6 +213,23 @@ class FeedEngine:
                 await self._session.close()
                 self._session = None
                 self._rest.clear()  # those clients hold the closed session
+
+    def reference_keys(self) -> list[str]:
+        """The references this engine streams (or will, once its tables confirm them)."""
+        return sorted(
+            instrument_key(exchange, symbol) for exchange, symbols in self.references.items() for symbol in symbols
+        )
+
+    def _drop_unlisted_references(self, exchange: Exchange, table: dict[str, Instrument]) -> None:
+        """Forget the references of `exchange` that `table` does not list (all of them without a table)."""
+        for symbol in sorted(self.references.get(exchange, set()) - set(table)):
+            log.info(
+                "no %s to learn the leverage mix from: %s",
+                instrument_key(exchange, symbol),
+                "not listed" if table else "no instrument table",
+            )
+            self.references[exchange].discard(symbol)
+            self.symbols[exchange].remove(symbol)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coroutine, name=name)
@@ -240,6 +273,12 @@ class FeedEngine:
             self._spawn(self._refresh_instruments(exchange, first_delay_s=10.0), f"instruments:{exchange.value}")
         else:
             self._spawn(self._refresh_instruments(exchange), f"instruments:{exchange.value}")
+        self._drop_unlisted_references(exchange, table)
+        symbols = [s for s in symbols if s in self.symbols[exchange]]
+        if not symbols:
+            # Only references were asked of this exchange, and it lists none of them.
+            self.store.status(exchange).state = FeedState.STOPPED
+            return
         if table:
             for symbol in [s for s in symbols if s not in table]:
                 self.store.status(exchange).rejected[symbol] = f"{exchange.value} does not list {symbol}"

@@ -8,6 +8,7 @@ in `liqtui.feeds.<exchange>`, and never passed through.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,6 +121,20 @@ def asset_of(key: str) -> str:
         if symbol.endswith(suffix) and len(symbol) > len(suffix):
             return symbol[: -len(suffix)]
     return symbol
+
+
+def reference_of(key: str) -> str | None:
+    """The instrument whose published liquidation history teaches `key`'s leverage mix: OKX's USDT swap of the
+    same asset, for Binance and Bybit instruments (None for OKX's own)."""
+    if parse_instrument_key(key)[0] is Exchange.OKX:
+        return None
+    return instrument_key(Exchange.OKX, f"{asset_of(key)}-USDT-SWAP")
+
+
+def references_of(keys: Sequence[str]) -> list[str]:
+    """The references `keys` need that are not among them, once each, in order."""
+    wanted = (reference_of(key) for key in keys)
+    return [ref for ref in dict.fromkeys(wanted) if ref is not None and ref not in keys]
 
 
 # Row types of the rings and batches. Structured dtypes keep one event in one row of one array: no per-event

@@ -173,18 +173,24 @@ def _run_screen(config: Config, recorder: Recorder | None, state_dir: Path | Non
     from liqtui.feeds.engine import FeedEngine, History
     from liqtui.model.hub import MapHub
     from liqtui.model.store import MarketStore
+    from liqtui.model.types import references_of
     from liqtui.ui.app import build_app
 
     store = MarketStore()
     hub = MapHub(store, config.estimator, state_dir=state_dir)
+    # A Binance or Bybit instrument whose asset's OKX swap is not on the watchlist streams it, unseen, for the
+    # leverage mix OKX's liquidation history teaches (as `liqtui snapshot` does); OKX may not list it.
+    references = references_of(config.watchlist)
     # The warm start is on its way for every watched instrument: live rows wait for it (the hub's rule).
-    hub.expect_history(config.watchlist)
+    hub.expect_history([*config.watchlist, *references])
 
     def on_history(history: History) -> None:
         hub.on_history(history)
         app.history_arrived(history.instrument)  # the engine starts on the app's mount, so `app` exists by now
 
-    engine = FeedEngine(config, config.watchlist, store, recorder=recorder, on_history=on_history)
+    engine = FeedEngine(
+        config, config.watchlist, store, recorder=recorder, on_history=on_history, references=references
+    )
     utf8 = _utf8_terminal()
     if not utf8:
         _tolerate_narrow_encoding()

@@ -444,6 +444,44 @@ async def test_a_history_shorter_than_one_page_arrives_whole(sim_server) -> None
         assert len(history.klines) >= 11, history.instrument
 
 
+async def test_references_stream_where_listed_and_are_never_an_error(sim_server) -> None:  # type: ignore[no-untyped-def]
+    """A reference (an instrument streamed for the leverage mix its history teaches, not asked for by the user)
+    streams and warm-starts where the exchange lists it; one it does not list is dropped with a log line, is not
+    reported as rejected and does not fail the instrument check, whether the check runs first (the snapshot) or
+    the engine finds out on its own (the app)."""
+    references = ["okx:BTC-USDT-SWAP", "okx:NOSUCH-USDT-SWAP"]
+    checked = FeedEngine(fast_config(sim_server.url), ["binance:BTCUSDT"], MarketStore(), references=references)
+    await checked.check_instruments(require_reachable=True)
+    assert checked.reference_keys() == ["okx:BTC-USDT-SWAP"]
+    histories: list[History] = []
+    store = MarketStore()
+    engine = FeedEngine(
+        fast_config(sim_server.url), ["binance:BTCUSDT"], store, on_history=histories.append, references=references
+    )
+    await engine.start()
+    try:
+        await wait_until(streaming(store, "binance:BTCUSDT", "okx:BTC-USDT-SWAP"), what="the reference streaming")
+        await wait_until(lambda: len(histories) == 2, timeout=20, what="both warm starts")
+    finally:
+        await asyncio.wait_for(engine.stop(), 10)
+    assert sorted(h.instrument for h in histories) == ["binance:BTCUSDT", "okx:BTC-USDT-SWAP"]
+    assert store.status(Exchange.OKX).rejected == {} and store.status(Exchange.BINANCE).rejected == {}
+    assert engine.reference_keys() == ["okx:BTC-USDT-SWAP"]
+
+
+async def test_an_exchange_asked_only_for_unlisted_references_streams_nothing(sim_server) -> None:  # type: ignore[no-untyped-def]
+    store = MarketStore()
+    engine = FeedEngine(fast_config(sim_server.url), ["bybit:BTCUSDT"], store, references=["okx:NOSUCH-USDT-SWAP"])
+    await engine.start()
+    try:
+        await wait_until(streaming(store, "bybit:BTCUSDT"), what="bybit streaming")
+        await wait_until(lambda: store.status(Exchange.OKX).state is FeedState.STOPPED, what="okx standing down")
+    finally:
+        await asyncio.wait_for(engine.stop(), 10)
+    assert store.status(Exchange.OKX).rejected == {} and store.status(Exchange.OKX).frames == 0
+    assert engine.reference_keys() == []
+
+
 def test_an_unlisted_symbol_is_named_with_the_exchanges_nearest_spellings_or_its_way_of_spelling() -> None:
     """A real exchange lists hundreds of perpetuals: a typo gets the near names, a well-formed name it does not
     list gets how that exchange spells them (the simulator's short lists are named whole, as the snapshot tests

@@ -18,7 +18,7 @@ from liqtui.model.events import EventBatch
 from liqtui.model.hub import MapHub
 from liqtui.model.margin import OKX_DEFAULT_TAKER_FEE
 from liqtui.model.store import MarketStore
-from liqtui.model.types import KLINE_DTYPE, Exchange, Side
+from liqtui.model.types import KLINE_DTYPE, Exchange, Side, reference_of, references_of
 
 CONFIG = default_config().estimator
 BTC = "binance:BTCUSDT"
@@ -313,3 +313,12 @@ def test_the_leader_is_the_instrument_with_most_evidence_among_those_that_learne
     assert follower.leverage_shares == pytest.approx(leader.leverage_shares)
     assert listener.leverage_shares == pytest.approx(leader.leverage_shares)
     assert leader.leverage_shares[2] > 0.8
+
+
+def test_the_references_a_watchlist_needs_are_okx_swaps_of_its_other_venues_assets_it_lacks() -> None:
+    """OKX publishes its liquidation history, so it teaches the other venues: the references are the OKX swaps of
+    the Binance and Bybit instruments' assets that the watchlist does not hold already, each once, in order."""
+    watchlist = ("binance:BTCUSDT", "bybit:BTCUSDT", "okx:ETH-USDT-SWAP", "bybit:ETHUSDT", "binance:SOLUSDT")
+    assert references_of(watchlist) == ["okx:BTC-USDT-SWAP", "okx:SOL-USDT-SWAP"]
+    assert references_of(["okx:BTC-USDT-SWAP"]) == []
+    assert reference_of("bybit:DOGEUSDT") == "okx:DOGE-USDT-SWAP"
