@@ -70,7 +70,8 @@ LIMITS = (
     "It is a model, not a list of positions: nobody publishes where positions would be liquidated.",
     "Entries and sides are inferred from open-interest changes and the trades between them (taker buy and sell "
     "shares); who opened and who closed is a guess.",
-    "Leverage is not published: new positions are spread over an assumed mix of tiers (config.toml).",
+    "Leverage is not published: new positions are spread over a mix of tiers (config.toml), learned from where "
+    "liquidations land and where price passed without any; OKX's published history teaches the other venues.",
     "Cross margin, added margin, partial closes and hedges move real liquidation prices unseen; old positions fade "
     "with a half-life instead.",
     "Positions opened before the history the exchanges publish (about a day) are missing.",
