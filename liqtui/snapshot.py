@@ -69,7 +69,8 @@ async def _collect(config: Config, key: str, seconds: float, *, demo: bool, sim_
         config = config.with_sim(sim_url)
     store = MarketStore()
     hub = MapHub(store, config.estimator, state_dir=state_dir)
-    engine = FeedEngine(config, [key], store, on_history=hub.on_history, references=references_of([key]))
+    references = references_of([key]) if config.estimator.learn_leverage else []
+    engine = FeedEngine(config, [key], store, on_history=hub.on_history, references=references)
     try:
         # Raises for the user's instrument; a reference OKX does not list (or an unreachable OKX) is dropped.
         await engine.check_instruments(require_reachable=True)

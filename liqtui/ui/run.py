@@ -179,8 +179,9 @@ def _run_screen(config: Config, recorder: Recorder | None, state_dir: Path | Non
     store = MarketStore()
     hub = MapHub(store, config.estimator, state_dir=state_dir)
     # A Binance or Bybit instrument whose asset's OKX swap is not on the watchlist streams it, unseen, for the
-    # leverage mix OKX's liquidation history teaches (as `liqtui snapshot` does); OKX may not list it.
-    references = references_of(config.watchlist)
+    # leverage mix OKX's liquidation history teaches (as `liqtui snapshot` does); OKX may not list it. Without
+    # learning there is nothing to follow.
+    references = references_of(config.watchlist) if config.estimator.learn_leverage else []
     # The warm start is on its way for every watched instrument: live rows wait for it (the hub's rule).
     hub.expect_history([*config.watchlist, *references])
 

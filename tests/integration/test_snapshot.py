@@ -113,3 +113,16 @@ async def test_a_binance_snapshot_warm_starts_okx_of_the_same_asset_as_its_lever
     okx = load_state(saved, default_config().estimator)
     assert okx is not None and okx.ts_ms > 0
     assert shares == pytest.approx(okx.leverage_shares)
+
+
+async def test_without_leverage_learning_a_snapshot_streams_no_reference(sim_server: Any, tmp_path: Path) -> None:
+    """With `learn_leverage = false` there is no learned mix to follow, so OKX's swap is not streamed for it."""
+    config_dir = tmp_path / "config" / "liqtui"
+    config_dir.mkdir(parents=True)
+    (config_dir / "config.toml").write_text("[estimator]\nlearn_leverage = false\n", encoding="utf-8")
+    code, _, err = await snapshot("binance:BTCUSDT", "--sim", sim_server.url, "--seconds", "1", home=tmp_path)
+    assert code == 0, err
+    port = sim_server.url.rsplit(":", 1)[1].strip("/")
+    saved = tmp_path / "state" / "liqtui" / f"sim-127.0.0.1-{port}"
+    assert (saved / "binance_BTCUSDT.npz").exists()
+    assert not (saved / "okx_BTC-USDT-SWAP.npz").exists()
