@@ -262,7 +262,7 @@ class FeedEngine:
         return client
 
     async def _run_exchange(self, exchange: Exchange) -> None:
-        symbols = list(self.symbols[exchange])
+        refresh_after_s = INSTRUMENT_REFRESH_S
         try:
             table = await self._fetch_instruments(exchange)
         except FeedError as error:
@@ -270,15 +270,14 @@ class FeedEngine:
             log.warning("%s", error)
             self.store.status(exchange).rest_error = str(error)
             table = {}
-            self._spawn(self._refresh_instruments(exchange, first_delay_s=10.0), f"instruments:{exchange.value}")
-        else:
-            self._spawn(self._refresh_instruments(exchange), f"instruments:{exchange.value}")
+            refresh_after_s = 10.0
         self._drop_unlisted_references(exchange, table)
-        symbols = [s for s in symbols if s in self.symbols[exchange]]
+        symbols = list(self.symbols[exchange])
         if not symbols:
             # Only references were asked of this exchange, and it lists none of them.
             self.store.status(exchange).state = FeedState.STOPPED
             return
+        self._spawn(self._refresh_instruments(exchange, first_delay_s=refresh_after_s), f"instruments:{exchange.value}")
         if table:
             for symbol in [s for s in symbols if s not in table]:
                 self.store.status(exchange).rejected[symbol] = f"{exchange.value} does not list {symbol}"
