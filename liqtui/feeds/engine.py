@@ -127,17 +127,14 @@ class FeedEngine:
         """Symbols streamed only for what their history teaches other instruments (`reference_of`): streamed
         where the exchange lists them, dropped with a log line where it does not (or its table cannot be had),
         never checked or reported as rejected, since the user did not ask for them."""
-        for name in instruments:
+        asked = set(instruments)
+        for name in (*instruments, *references):
             exchange, symbol = parse_instrument_key(name)
             symbols = self.symbols.setdefault(exchange, [])
             if symbol not in symbols:
                 symbols.append(symbol)
-        for name in references:
-            exchange, symbol = parse_instrument_key(name)
-            symbols = self.symbols.setdefault(exchange, [])
-            if symbol not in symbols:
-                symbols.append(symbol)
-                self.references.setdefault(exchange, set()).add(symbol)
+                if name not in asked:
+                    self.references.setdefault(exchange, set()).add(symbol)
         self.parsers: dict[Exchange, Parser] = {exchange: parser_for(exchange) for exchange in self.symbols}
         self.binance_tiers = load_binance_tiers(config.feed.binance_tiers_file)
         """Binance tiers from the configured file, by symbol (empty: the estimator's built-in table applies)."""
@@ -302,7 +299,7 @@ class FeedEngine:
         self.tables[exchange] = table
         return table
 
-    async def _refresh_instruments(self, exchange: Exchange, first_delay_s: float = INSTRUMENT_REFRESH_S) -> None:
+    async def _refresh_instruments(self, exchange: Exchange, first_delay_s: float) -> None:
         delay = first_delay_s
         while True:
             await asyncio.sleep(delay)
