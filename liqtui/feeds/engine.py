@@ -193,15 +193,16 @@ class FeedEngine:
             unknown: list[str] = []
             for exchange, symbols in self.symbols.items():
                 references = self.references.get(exchange, set())
+                table: dict[str, Instrument] | None
                 try:
                     table = await self._fetch_instruments(exchange, attempts=2)
                 except FeedError as error:
                     if require_reachable and any(s not in references for s in symbols):
                         raise FeedError(f"cannot reach {exchange.value}: {error}") from error
                     log.warning("cannot check %s instruments: %s", exchange.value, error)
-                    table = {}
+                    table = None
                 self._drop_unlisted_references(exchange, table)
-                if table:
+                if table is not None:  # a table that came back empty lists nothing: every symbol is unknown
                     unknown.extend(_unlisted(exchange, s, table) for s in symbols if s not in table)
             if unknown:
                 raise UnknownInstrumentError(f"not listed as a USDT perpetual by its exchange: {'; '.join(unknown)}.")
@@ -217,13 +218,13 @@ class FeedEngine:
             instrument_key(exchange, symbol) for exchange, symbols in self.references.items() for symbol in symbols
         )
 
-    def _drop_unlisted_references(self, exchange: Exchange, table: dict[str, Instrument]) -> None:
+    def _drop_unlisted_references(self, exchange: Exchange, table: dict[str, Instrument] | None) -> None:
         """Forget the references of `exchange` that `table` does not list (all of them without a table)."""
-        for symbol in sorted(self.references.get(exchange, set()) - set(table)):
+        for symbol in sorted(self.references.get(exchange, set()) - set(table or ())):
             log.info(
                 "no %s to learn the leverage mix from: %s",
                 instrument_key(exchange, symbol),
-                "not listed" if table else "no instrument table",
+                "not listed" if table is not None else "no instrument table",
             )
             self.references[exchange].discard(symbol)
             self.symbols[exchange].remove(symbol)
@@ -260,13 +261,14 @@ class FeedEngine:
 
     async def _run_exchange(self, exchange: Exchange) -> None:
         refresh_after_s = INSTRUMENT_REFRESH_S
+        table: dict[str, Instrument] | None
         try:
             table = await self._fetch_instruments(exchange)
         except FeedError as error:
             # Stream anyway: the websocket may be fine, and the exchange will reject what it does not list.
             log.warning("%s", error)
             self.store.status(exchange).rest_error = str(error)
-            table = {}
+            table = None
             refresh_after_s = 10.0
         self._drop_unlisted_references(exchange, table)
         symbols = list(self.symbols[exchange])
@@ -275,7 +277,7 @@ class FeedEngine:
             self.store.status(exchange).state = FeedState.STOPPED
             return
         self._spawn(self._refresh_instruments(exchange, first_delay_s=refresh_after_s), f"instruments:{exchange.value}")
-        if table:
+        if table is not None:
             for symbol in [s for s in symbols if s not in table]:
                 self.store.status(exchange).rejected[symbol] = f"{exchange.value} does not list {symbol}"
                 symbols.remove(symbol)

@@ -498,3 +498,32 @@ def test_an_unlisted_symbol_is_named_with_the_exchanges_nearest_spellings_or_its
     assert _unlisted(Exchange.BINANCE, "QQQQQQ", binance) == "binance:QQQQQQ (it spells them like binance:BTCUSDT)"
     assert _unlisted(Exchange.OKX, "avax-usdt", okx) == "okx:avax-usdt (did you mean okx:AVAX-USDT-SWAP?)"
     assert _unlisted(Exchange.OKX, "QQQQQQ", okx) == "okx:QQQQQQ (it spells them like okx:BTC-USDT-SWAP)"
+
+
+async def test_an_exchange_that_lists_nothing_makes_every_symbol_unknown_not_unreachable() -> None:
+    """A simulator without Binance answers Binance's instrument table with no symbols. That table was fetched, so
+    binance:BTCUSDT is unknown (the check names it at once, the stream rejects it), not "no data yet"."""
+    from liqtui.errors import UnknownInstrumentError
+    from liqtui.sim.market import create_market
+    from liqtui.sim.scenario import ExchangeSpec, default_scenario
+    from liqtui.sim.server import SimServer
+    from liqtui.sim.wire.base import now_ms
+
+    okx_only = replace(default_scenario(), history_hours=1.0, exchanges=(ExchangeSpec("okx"),))
+    server = SimServer(create_market(okx_only, 5, now_ms()))
+    await server.start()
+    try:
+        config = fast_config(server.url)
+        with pytest.raises(UnknownInstrumentError, match=r"binance:BTCUSDT \(it lists none\)"):
+            await FeedEngine(config, ("binance:BTCUSDT",), MarketStore()).check_instruments(require_reachable=True)
+        store = MarketStore()
+        engine = FeedEngine(config, ("binance:BTCUSDT", "okx:BTC-USDT-SWAP"), store)
+        await engine.start()
+        try:
+            await wait_until(lambda: "BTCUSDT" in store.status(Exchange.BINANCE).rejected, what="the rejection")
+            await wait_until(lambda: store.status(Exchange.OKX).frames > 0, what="OKX streaming on")
+        finally:
+            await asyncio.wait_for(engine.stop(), 10)
+    finally:
+        await server.stop()
+    assert store.status(Exchange.BINANCE).rejected["BTCUSDT"] == "binance does not list BTCUSDT"
