@@ -32,9 +32,7 @@ HERE = Path(__file__).parent
 SCENARIO = HERE / "scenarios" / "fifteen.toml"
 ASSETS = ("BTC", "ETH", "SOL", "XRP", "DOGE")
 INSTRUMENTS = tuple(
-    name
-    for asset in ASSETS
-    for name in (f"binance:{asset}USDT", f"bybit:{asset}USDT", f"okx:{asset}-USDT-SWAP")
+    name for asset in ASSETS for name in (f"binance:{asset}USDT", f"bybit:{asset}USDT", f"okx:{asset}-USDT-SWAP")
 )
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -53,8 +51,20 @@ def rss_mib() -> float:
 
 
 def start_sim(speed: float) -> tuple[subprocess.Popen[str], str]:
-    command = [sys.executable, "-m", "liqtui", "sim", "--port", "0", "--seed", "1", "--speed", str(speed),
-               "--scenario", str(SCENARIO)]
+    command = [
+        sys.executable,
+        "-m",
+        "liqtui",
+        "sim",
+        "--port",
+        "0",
+        "--seed",
+        "1",
+        "--speed",
+        str(speed),
+        "--scenario",
+        str(SCENARIO),
+    ]
     sim = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert sim.stdout is not None
     line = sim.stdout.readline().strip()
@@ -68,8 +78,12 @@ def total_frames(store: MarketStore) -> int:
     return sum(store.status(exchange).frames for exchange in Exchange)
 
 
-SMALL_RINGS = {"trade_capacity": 5_000, "liquidation_capacity": 1_000, "mark_capacity": 1_000,
-               "open_interest_capacity": 1_000}
+SMALL_RINGS = {
+    "trade_capacity": 5_000,
+    "liquidation_capacity": 1_000,
+    "mark_capacity": 1_000,
+    "open_interest_capacity": 1_000,
+}
 """Ring sizes for the soak: full within a minute, so a few minutes show whether memory stays flat once they are."""
 
 
@@ -79,8 +93,9 @@ def ring_bytes(store: MarketStore) -> int:
     for key in store.instruments():
         data = store.get(key)
         assert data is not None
-        total += sum(r.capacity * r.dtype.itemsize for r in (data.trades, data.liquidations, data.marks,
-                                                            data.open_interest))
+        total += sum(
+            r.capacity * r.dtype.itemsize for r in (data.trades, data.liquidations, data.marks, data.open_interest)
+        )
     return total
 
 
@@ -113,8 +128,10 @@ async def measure(speed: float, seconds: float, soak_minutes: float, small_rings
             while time.monotonic() < end:
                 await asyncio.sleep(10.0)
                 samples.append((time.monotonic() - wall0, rss_mib(), total_frames(store)))
-                print(f"  soak {samples[-1][0]:7.0f} s  rss {samples[-1][1]:7.1f} MiB  frames {samples[-1][2]:,}",
-                      flush=True)
+                print(
+                    f"  soak {samples[-1][0]:7.0f} s  rss {samples[-1][1]:7.1f} MiB  frames {samples[-1][2]:,}",
+                    flush=True,
+                )
             half = samples[len(samples) // 2][1]
             result |= {"rss_mid_mib": half, "rss_end_mib": samples[-1][1], "rss_max_mib": max(s[1] for s in samples)}
         await engine.stop()
@@ -137,21 +154,29 @@ def main() -> None:
         soak = args.soak_minutes if i == len(speeds) - 1 else 0.0
         rows.append(asyncio.run(measure(speed, args.seconds, soak, args.small_rings and soak > 0)))
     print(f"\n{len(INSTRUMENTS)} instruments, {args.seconds:g} s per speed\n")
-    print("| market speed | frames/s into the store | engine CPU (% of a core) | engine µs/frame "
-          "| engine at 2,000 frames/s | simulator CPU |")
+    print(
+        "| market speed | frames/s into the store | engine CPU (% of a core) | engine µs/frame "
+        "| engine at 2,000 frames/s | simulator CPU |"
+    )
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['speed']:g}x | {r['frames_per_s']:,.0f} | {r['engine_cpu_pct']:.1f} % | {r['us_per_frame']:.1f} "
-              f"| {r['us_per_frame'] * 2000 / 1e4:.1f} % | {r['sim_cpu_pct']:.1f} % |")
+        print(
+            f"| {r['speed']:g}x | {r['frames_per_s']:,.0f} | {r['engine_cpu_pct']:.1f} % | {r['us_per_frame']:.1f} "
+            f"| {r['us_per_frame'] * 2000 / 1e4:.1f} % | {r['sim_cpu_pct']:.1f} % |"
+        )
     for r in rows:
         if r["bad_frames"] or r["instruments_live"] != len(INSTRUMENTS):
-            print(f"WARNING at {r['speed']:g}x: {r['bad_frames']} bad frames, "
-                  f"{r['instruments_live']}/{len(INSTRUMENTS)} instruments with trades")
+            print(
+                f"WARNING at {r['speed']:g}x: {r['bad_frames']} bad frames, "
+                f"{r['instruments_live']}/{len(INSTRUMENTS)} instruments with trades"
+            )
     last = rows[-1]
     if "rss_end_mib" in last:
         print(f"\nrings when full: {last['ring_mib']:.1f} MiB for {len(INSTRUMENTS)} instruments")
-        print(f"memory over the soak: {last['rss_mid_mib']:.1f} MiB at half time, {last['rss_end_mib']:.1f} MiB at "
-              f"the end, {last['rss_max_mib']:.1f} MiB at most")
+        print(
+            f"memory over the soak: {last['rss_mid_mib']:.1f} MiB at half time, {last['rss_end_mib']:.1f} MiB at "
+            f"the end, {last['rss_max_mib']:.1f} MiB at most"
+        )
 
 
 if __name__ == "__main__":

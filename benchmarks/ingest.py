@@ -329,9 +329,7 @@ class FrameMaker:
                     "ts": str(ts_ms),
                 }
             ]
-            return orjson.dumps(
-                {"arg": {"channel": "open-interest", "instId": inst_id}, "data": data}
-            ).decode()
+            return orjson.dumps({"arg": {"channel": "open-interest", "instId": inst_id}, "data": data}).decode()
         position = self.rng.choice(("long", "short"))
         detail = {
             "bkLoss": "0",
@@ -350,9 +348,7 @@ class FrameMaker:
             "instType": "SWAP",
             "uly": family,
         }
-        return orjson.dumps(
-            {"arg": {"channel": "liquidation-orders", "instType": "SWAP"}, "data": [entry]}
-        ).decode()
+        return orjson.dumps({"arg": {"channel": "liquidation-orders", "instType": "SWAP"}, "data": [entry]}).decode()
 
 
 Frame = tuple[Exchange, str]
@@ -508,9 +504,7 @@ def describe_mix(frames: list[Frame]) -> str:
         by_exchange[exchange] += 1
         if "aggTrade" in frame[:40] or "publicTrade" in frame[:30] or '"trades"' in frame[:30]:
             by_kind["trade"] += 1
-        elif (
-            "forceOrder" in frame[:40] or "allLiquidation" in frame[:30] or "liquidation-orders" in frame[:40]
-        ):
+        elif "forceOrder" in frame[:40] or "allLiquidation" in frame[:30] or "liquidation-orders" in frame[:40]:
             by_kind["liquidation"] += 1
         elif "open-interest" in frame[:40] or "singleOpenInterest" in frame:
             by_kind["oi"] += 1
@@ -559,9 +553,7 @@ def print_breakdown(frames: list[Frame], pipeline: Pipeline, batch_frames: int) 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=200_000, help="frames in the mix (default 200,000)")
     parser.add_argument("--repeat", type=int, default=5, help="timed repetitions of each way (default 5)")
     parser.add_argument(

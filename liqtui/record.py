@@ -74,9 +74,7 @@ class Recorder:
         self._flush_lines = max(1, flush_lines)
         self._flush_bytes = max(1, flush_bytes)
 
-    def write(
-        self, exchange: Exchange | str, url: str, frame: str | bytes, recv_ns: int | None = None
-    ) -> None:
+    def write(self, exchange: Exchange | str, url: str, frame: str | bytes, recv_ns: int | None = None) -> None:
         """Record one frame as received from `url` (at `recv_ns`, wall-clock epoch ns; default now)."""
         if self._file is None:
             raise ValueError(f"the recording {self.path} is closed")
@@ -112,9 +110,7 @@ class Recorder:
             self._file.write(data)
             self._file.flush()
         except OSError as error:
-            raise RecordingError(
-                f"Cannot write the recording {self.path}: {error.strerror or error}."
-            ) from None
+            raise RecordingError(f"Cannot write the recording {self.path}: {error.strerror or error}.") from None
 
     def close(self) -> None:
         """Write what is buffered and close the file (a gzip file gets its end marker). Safe to call twice."""

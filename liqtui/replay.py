@@ -89,9 +89,7 @@ def open_recording(path: str | os.PathLike[str]) -> io.BufferedIOBase:
     # JSON text never holds a raw NUL byte (it must be escaped): one in the first block means a binary file.
     if b"\x00" in start:
         raw.close()
-        raise RecordingError(
-            f"{name} is a binary file, not a liqtui recording (JSON Lines, optionally gzipped)."
-        )
+        raise RecordingError(f"{name} is a binary file, not a liqtui recording (JSON Lines, optionally gzipped).")
     return stream
 
 
@@ -150,8 +148,7 @@ class RecordingReader:
         if non_empty and not found:
             which = "its first line is not" if non_empty == 1 else f"none of its first {non_empty} lines is"
             raise RecordingError(
-                f"{self.path} is not a liqtui recording: {which} a JSON object with recv_ns, exchange, url "
-                "and frame."
+                f"{self.path} is not a liqtui recording: {which} a JSON object with recv_ns, exchange, url and frame."
             )
         if self.truncated and not found:
             raise RecordingError(f"{self.path} is not a readable recording: {self.truncated}.")
@@ -374,9 +371,7 @@ def run_replay_command(args: argparse.Namespace) -> int:
     """`liqtui replay`: replay `args.file`, print the summary JSON or the table; 0 on success."""
     result = replay(args.file, speed=args.speed)
     if result.truncated:
-        print(
-            f"liqtui: warning: {args.file}: {result.truncated}; replayed what came before.", file=sys.stderr
-        )
+        print(f"liqtui: warning: {args.file}: {result.truncated}; replayed what came before.", file=sys.stderr)
     if args.summary:
         out = orjson.dumps(summary(result), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
         sys.stdout.write(out.decode("utf-8"))

@@ -78,9 +78,7 @@ def binance_streams(symbol: str) -> tuple[str, ...]:
     return (f"{name}@aggTrade", f"{name}@markPrice@1s", f"{name}@forceOrder")
 
 
-def binance_plans(
-    ws_base: str, symbols: Sequence[str], lifetime_s: float = BINANCE_LIFETIME_S
-) -> list[ConnectionPlan]:
+def binance_plans(ws_base: str, symbols: Sequence[str], lifetime_s: float = BINANCE_LIFETIME_S) -> list[ConnectionPlan]:
     """Combined-stream URLs on the routed `/market` path.
 
     The streams ride in the URL, so every reconnect restores them without a SUBSCRIBE message.
@@ -113,9 +111,7 @@ def bybit_topics(symbol: str) -> tuple[str, ...]:
 def bybit_plans(ws_url: str, symbols: Sequence[str]) -> list[ConnectionPlan]:
     """Symbols packed into connections of at most 21,000 characters of topics, 10 topics per request."""
     plans = []
-    for chunk in _pack(
-        list(symbols), lambda s: sum(len(t) for t in bybit_topics(s)), BYBIT_ARGS_CHARS_PER_CONNECTION
-    ):
+    for chunk in _pack(list(symbols), lambda s: sum(len(t) for t in bybit_topics(s)), BYBIT_ARGS_CHARS_PER_CONNECTION):
         topics = [topic for symbol in chunk for topic in bybit_topics(symbol)]
         messages = tuple(
             orjson.dumps({"req_id": f"sub{i}", "op": "subscribe", "args": part}).decode()
@@ -158,9 +154,7 @@ def okx_plans(ws_url: str, symbols: Sequence[str]) -> list[ConnectionPlan]:
     for arg in args:
         candidate = [*part, arg]
         if part and len(orjson.dumps(candidate)) > OKX_ARGS_BYTES_PER_MESSAGE:
-            messages.append(
-                orjson.dumps({"id": f"sub{len(messages)}", "op": "subscribe", "args": part}).decode()
-            )
+            messages.append(orjson.dumps({"id": f"sub{len(messages)}", "op": "subscribe", "args": part}).decode())
             candidate = [arg]
         part = candidate
     messages.append(orjson.dumps({"id": f"sub{len(messages)}", "op": "subscribe", "args": part}).decode())

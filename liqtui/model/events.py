@@ -63,8 +63,7 @@ class EventBatch:
 
     def __bool__(self) -> bool:
         return bool(
-            self.trades or self.liquidations or self.marks or self.open_interest or self.funding_rate
-            or self.notices
+            self.trades or self.liquidations or self.marks or self.open_interest or self.funding_rate or self.notices
         )
 
     def clear(self) -> None:
@@ -79,7 +78,10 @@ class EventBatch:
     def symbols(self) -> set[str]:
         """Every symbol that has market data in this batch."""
         return (
-            set(self.trades) | set(self.liquidations) | set(self.marks) | set(self.open_interest)
+            set(self.trades)
+            | set(self.liquidations)
+            | set(self.marks)
+            | set(self.open_interest)
             | set(self.funding_rate)
         )
 

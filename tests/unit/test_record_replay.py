@@ -181,9 +181,7 @@ class _Expected:
         elif channel == "allLiquidation":
             for row in data:
                 # S is the POSITION's side: Buy means a long was liquidated. Notional v × p.
-                self.liquidation(
-                    key, "long" if row["S"] == "Buy" else "short", float(row["p"]), float(row["v"])
-                )
+                self.liquidation(key, "long" if row["S"] == "Buy" else "short", float(row["p"]), float(row["v"]))
         elif channel == "liquidation":
             side = "long" if data["side"] == "Buy" else "short"
             self.liquidation(key, side, float(data["price"]), float(data["size"]))
@@ -394,9 +392,7 @@ def _assert_refused(path: Path, capsys: pytest.CaptureFixture[str], *words: str)
         assert word in message
 
 
-def test_a_missing_file_is_refused_in_one_sentence(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_missing_file_is_refused_in_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _assert_refused(tmp_path / "nope.jsonl", capsys, "does not exist", "nope.jsonl")
 
 
@@ -454,9 +450,7 @@ def test_a_path_through_a_file_is_refused(tmp_path: Path, capsys: pytest.Capture
     _assert_refused(tmp_path / "plain-file" / "rec.jsonl", capsys, "Cannot read", "rec.jsonl")
 
 
-def test_an_empty_recording_is_a_session_without_frames(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_empty_recording_is_a_session_without_frames(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "empty.jsonl.gz"
     Recorder(path).close()
     assert _summary(path, capsys) == {
@@ -468,9 +462,7 @@ def test_an_empty_recording_is_a_session_without_frames(
     }
 
 
-def test_a_cut_off_gzip_recording_replays_what_it_has(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_cut_off_gzip_recording_replays_what_it_has(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     records = _records()
     path = tmp_path / "killed.jsonl.gz"
     recorder = Recorder(path, flush_lines=1000)

@@ -44,9 +44,7 @@ def test_counters_keep_counting_after_the_ring_wraps() -> None:
     store = _small_store()
     for start in range(0, 30, 3):
         batch = EventBatch()
-        batch.trades["BTCUSDT"] += [
-            (start + i, 100.0 + start + i, 1.0, (start + i) % 2 == 0) for i in range(3)
-        ]
+        batch.trades["BTCUSDT"] += [(start + i, 100.0 + start + i, 1.0, (start + i) % 2 == 0) for i in range(3)]
         store.apply(Exchange.BYBIT, batch)
     data = store.get("bybit:BTCUSDT")
     assert data is not None
@@ -198,9 +196,7 @@ def test_totals_equal_plain_sums_whatever_the_batching(
     assert data is not None
     assert data.trade_count == len(all_trades)
     assert math.isclose(data.buy_qty_base, sum(r[2] for r in all_trades if r[3]), rel_tol=1e-9, abs_tol=1e-9)
-    assert math.isclose(
-        data.sell_qty_base, sum(r[2] for r in all_trades if not r[3]), rel_tol=1e-9, abs_tol=1e-9
-    )
+    assert math.isclose(data.sell_qty_base, sum(r[2] for r in all_trades if not r[3]), rel_tol=1e-9, abs_tol=1e-9)
     for side in (Side.LONG, Side.SHORT):
         rows = [r for r in all_liquidations if r[3] == side]
         totals = data.liquidated[side]
@@ -239,12 +235,8 @@ def test_trade_totals_read_between_batches_equal_the_sums_so_far(
             continue
         if read_now:
             assert data.trade_count == len(so_far)
-            assert math.isclose(
-                data.buy_qty_base, sum(r[2] for r in so_far if r[3]), rel_tol=1e-9, abs_tol=1e-9
-            )
-            assert math.isclose(
-                data.sell_qty_base, sum(r[2] for r in so_far if not r[3]), rel_tol=1e-9, abs_tol=1e-9
-            )
+            assert math.isclose(data.buy_qty_base, sum(r[2] for r in so_far if r[3]), rel_tol=1e-9, abs_tol=1e-9)
+            assert math.isclose(data.sell_qty_base, sum(r[2] for r in so_far if not r[3]), rel_tol=1e-9, abs_tol=1e-9)
             assert type(data.buy_qty_base) is float and type(data.sell_qty_base) is float
     data = store.get("okx:X")
     if so_far:
