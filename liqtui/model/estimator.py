@@ -804,6 +804,9 @@ class Estimator:
             if not self._coarse:
                 # The score checks the estimate just before each liquidation; coarse history cannot.
                 self._record_score(side, px, weighted.sum(axis=0))
+            # Learning credits held mass near the price too, even mass price has not crossed yet. Crediting only
+            # crossed levels removes a bias toward tiers just past the sweep, but measured a trade, not a gain
+            # (README, "tried and rejected", 2026-12-08): that bias moves share off never-swept tiers.
             self._attribute(s, px, rows["qty_base"] * rows["px"], weighted)
         if self.config.learn_leverage:
             self._learn()
